@@ -1,0 +1,1 @@
+"""Functional administration: organisations, districts and rooms, users and roles, the taxonomy."""

@@ -1,0 +1,53 @@
+"""The privacy officer's view of the audit trail. Reading the trail is itself audited."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from flask import Blueprint, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from portal.audit import queries
+from portal.audit import services as audit
+from portal.audit.forms import AuditFilterForm
+from portal.authz.decorators import require
+from portal.authz.permissions import Permission
+from portal.core.db import commit
+from portal.core.security import client_ip
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+
+def _day_start(value) -> datetime | None:
+    return datetime.combine(value, time.min, tzinfo=UTC) if value else None
+
+
+@bp.get("/")
+@require(Permission.AUDIT_READ)
+def index():
+    form = AuditFilterForm(request.args)
+    form.action.choices = [("", _l("All"))] + [(a, a) for a in queries.known_actions()]
+    events, next_cursor = [], None
+    if form.validate():
+        end = _day_start(form.end.data)
+        criteria = queries.AuditFilter(
+            action=form.action.data or "",
+            result=form.result.data or "",
+            actor=(form.actor.data or "").strip(),
+            object_id=(form.object_id.data or "").strip(),
+            start=_day_start(form.start.data),
+            end=end + timedelta(days=1) if end else None,
+            before=request.args.get("before", type=int),
+        )
+        events, next_cursor = queries.search(criteria)
+        audit.record(
+            "audit.search",
+            actor=current_user,
+            ip=client_ip(),
+            object_type="audit_trail",
+            details={"results": len(events)},
+        )
+        commit()
+    args = {k: v for k, v in request.args.items() if k != "before"}
+    return render_template("audit/index.html", form=form, events=events, next_cursor=next_cursor, args=args)

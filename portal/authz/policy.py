@@ -1,0 +1,87 @@
+"""Role → permission table and the checks built on it. Used by views, API, sockets, templates and the CLI.
+
+Each role's row lists what it is Allowed; everything else is Disallowed (deny by default). The matrix test in
+``tests/unit/test_policy_matrix.py`` spells out the expected answer for every role × permission.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from portal.authz.permissions import Permission as P
+from portal.authz.permissions import Role
+from portal.core.db import utcnow
+from portal.extensions import db
+from portal.identity.models import RoleAssignment, User, UserStatus
+
+ROOM_MEMBER = {P.ROOM_READ, P.SIGNAL_READ, P.MEETING_READ}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[P]] = {
+    # Allowed: create and share signals, respond, propose agenda items. Disallowed: administration, audit.
+    Role.SCHOOL_COORDINATOR: frozenset(ROOM_MEMBER | {P.SIGNAL_CREATE, P.SIGNAL_RESPOND, P.MEETING_PROPOSE}),
+    # Allowed: the coordinator's rights for their own school, plus the directors' consultation.
+    Role.SCHOOL_DIRECTOR: frozenset(ROOM_MEMBER | {P.SIGNAL_CREATE, P.SIGNAL_RESPOND, P.MEETING_PROPOSE}),
+    # Allowed: aggregated statistics of the board's locations only. Disallowed: single signals.
+    Role.BOARD_OFFICER: frozenset({P.AGGREGATE_READ}),
+    # Allowed: signals in assigned districts, respond, meeting input. Disallowed: creating school signals.
+    Role.POLICE_OFFICER: frozenset(ROOM_MEMBER | {P.SIGNAL_RESPOND, P.MEETING_PROPOSE}),
+    # Allowed: city-wide aggregates and trend input.
+    Role.POLICE_EXPERT: frozenset({P.AGGREGATE_READ, P.MEETING_READ, P.MEETING_PROPOSE}),
+    # Allowed: city-wide aggregates and meeting materials where invited. Disallowed: case data.
+    Role.OM_OFFICER: frozenset({P.AGGREGATE_READ, P.MEETING_READ}),
+    # Allowed: the own district's room content; chair meetings.
+    Role.DISTRICT_SAFETY_MANAGER: frozenset(
+        ROOM_MEMBER | {P.SIGNAL_CREATE, P.SIGNAL_RESPOND, P.MEETING_PROPOSE, P.MEETING_MANAGE, P.AGGREGATE_READ}
+    ),
+    # Allowed: all rooms, city-wide dashboards, taxonomy.
+    Role.COVENANT_COORDINATOR: frozenset(
+        ROOM_MEMBER
+        | {P.SIGNAL_RESPOND, P.MEETING_PROPOSE, P.MEETING_MANAGE, P.AGGREGATE_READ}
+        | {P.ADMIN_ACCESS, P.ADMIN_TAXONOMY}
+    ),
+    # Allowed: tagged signals of their schools; respond.
+    Role.ATTENDANCE_OFFICER: frozenset(ROOM_MEMBER | {P.SIGNAL_RESPOND}),
+    # Allowed: room content as invited guests; respond; street input.
+    Role.PARTNER: frozenset(ROOM_MEMBER | {P.SIGNAL_RESPOND, P.MEETING_PROPOSE}),
+    # Allowed: configuration, users, roles. Disallowed: content beyond K1, the audit trail.
+    Role.FUNCTIONAL_ADMIN: frozenset(
+        {P.ADMIN_ACCESS, P.ADMIN_ORGANISATIONS, P.ADMIN_USERS, P.ADMIN_ROOMS, P.ADMIN_TAXONOMY}
+    ),
+    # Allowed: the audit trail and its verification. Disallowed: content and administration.
+    Role.PRIVACY_OFFICER: frozenset({P.AUDIT_READ, P.AUDIT_VERIFY}),
+}
+
+# Roles that may only be held by people with a local break-glass account and a second factor outside demo mode.
+ADMINISTRATIVE_ROLES = frozenset({Role.FUNCTIONAL_ADMIN})
+
+
+def permissions_for_roles(roles: set[Role] | frozenset[Role]) -> frozenset[P]:
+    granted: set[P] = set()
+    for role in roles:
+        granted |= ROLE_PERMISSIONS.get(role, frozenset())
+    return frozenset(granted)
+
+
+def current_roles(user: User | None, now: datetime | None = None) -> frozenset[Role]:
+    """The roles of an active user that are valid now; none for anonymous, pending or blocked users."""
+    if user is None or not getattr(user, "is_authenticated", False) or user.status is not UserStatus.ACTIVE:
+        return frozenset()
+    cache = getattr(user, "_role_cache", None)
+    if cache is not None and now is None:
+        return cache
+    moment = now or utcnow()
+    rows = db.session.scalars(select(RoleAssignment).where(RoleAssignment.user_id == user.id)).all()
+    roles = frozenset(r.role for r in rows if r.is_valid(moment))
+    if now is None:
+        user._role_cache = roles  # one query per request: the user object lives for one request
+    return roles
+
+
+def has_permission(user: User | None, permission: P) -> bool:
+    return permission in permissions_for_roles(current_roles(user))
+
+
+def permissions_of(user: User | None) -> frozenset[P]:
+    return permissions_for_roles(current_roles(user))

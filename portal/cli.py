@@ -1,0 +1,130 @@
+"""``flask portal ...``: administration from the command line. Thin adapters over the services."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from portal.core.db import commit
+from portal.core.errors import ValidationFailed
+from portal.extensions import socketio
+
+portal_cli = AppGroup("portal", help="Administration of the school-safety portal.")
+audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
+demo_cli = AppGroup("demo", help="The Almere demo data.")
+taxonomy_cli = AppGroup("taxonomy", help="Reference data (categories, location types, ...).")
+portal_cli.add_command(audit_cli)
+portal_cli.add_command(demo_cli)
+portal_cli.add_command(taxonomy_cli)
+
+
+@portal_cli.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--organisation", "organisation_code", required=True, help="Code of an existing organisation.")
+@click.password_option(help="Break-glass password (asked for when not given).")
+def create_admin(email: str, name: str, organisation_code: str, password: str) -> None:
+    """Create a break-glass functional administrator with a TOTP second factor."""
+    from portal.authz.permissions import Role, ScopeType
+    from portal.identity import services
+    from portal.identity.passwords import new_totp_secret, totp_uri
+    from portal.organisations.services import get_organisation
+
+    organisation = get_organisation(organisation_code)
+    if organisation is None:
+        raise click.ClickException(f"No organisation with code {organisation_code!r}.")
+    if len(password) < 12:
+        raise click.ClickException("Use a password of at least 12 characters.")
+    try:
+        user = services.create_user(email=email, display_name=name, organisation=organisation, password=password)
+    except ValidationFailed as error:
+        raise click.ClickException(error.message) from error
+    services.assign_role(user, Role.FUNCTIONAL_ADMIN, ScopeType.CITY, actor=None, source="cli")
+    secret = new_totp_secret()
+    user.credential.totp_secret = secret
+    commit()
+    click.echo(f"Administrator {user.email} created.")
+    click.echo("Add this key to an authenticator app (the code is asked for at every sign-in):")
+    click.echo(f"  {totp_uri(secret, user.email)}")
+
+
+@demo_cli.command("load")
+def demo_load() -> None:
+    """Load the Almere demo data (idempotent)."""
+    from portal.demo.loader import load_demo
+
+    report = load_demo(current_app.config["DEMO_PASSWORD"])
+    commit()
+    click.echo(
+        f"Demo data: {report.created} objects added ({'none: already loaded' if not report.created else 'new'})."
+    )
+
+
+@demo_cli.command("accounts")
+def demo_accounts() -> None:
+    """Print the demo accounts and how to sign in."""
+    from portal.demo import data
+
+    click.echo("Demo accounts (password: the value of PORTAL_DEMO_PASSWORD, default shown below):")
+    for code, *_rest in data.SCHOOLS[:3]:
+        click.echo(f"  coordinator.{code}@{data.EMAIL_DOMAIN}   school safety coordinator")
+    click.echo(f"  ... one coordinator per school: coordinator.<school-code>@{data.EMAIL_DOMAIN}")
+    for district in ("stad", "buiten"):
+        click.echo(f"  wijkagent.{district}@{data.EMAIL_DOMAIN}   police officer with school task")
+        click.echo(f"  veiligheidsmanager.{district}@{data.EMAIL_DOMAIN}   district safety manager")
+    for local, _name, _org, role, *_ in data.OTHER_USERS:
+        click.echo(f"  {local}@{data.EMAIL_DOMAIN}   {role}")
+    click.echo(f"Password: {current_app.config['DEMO_PASSWORD']}")
+
+
+@taxonomy_cli.command("load")
+def taxonomy_load() -> None:
+    """Add missing reference terms (never overwrites edited ones)."""
+    from portal.signals.taxonomy import load_reference_data
+
+    added = load_reference_data()
+    commit()
+    click.echo(f"Reference data: {added} terms added.")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; exit 1 and name the first broken record if any."""
+    from portal.audit.services import verify_chain
+
+    report = verify_chain()
+    if report.ok:
+        click.echo(f"Audit trail intact: {report.checked} records verified.")
+        return
+    click.echo(
+        f"Audit trail BROKEN at record {report.first_broken_id}: {report.reason} "
+        f"({report.checked} records before it are intact).",
+        err=True,
+    )
+    raise SystemExit(1)
+
+
+@portal_cli.command("config-doc")
+def config_doc() -> None:
+    """Print the configuration reference (Markdown) for the README."""
+    from portal.config import SETTINGS
+
+    click.echo("| Variable | Default | Meaning |\n|---|---|---|")
+    for s in SETTINGS:
+        default = "" if s.default is None else f"`{s.default}`"
+        click.echo(f"| `PORTAL_{s.name}` | {default} | {s.doc} |")
+
+
+@portal_cli.command("serve")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+def serve(host: str, port: int) -> None:
+    """Development server with live sockets (production: gunicorn + gevent, see README)."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo(f"Portal on http://{host}:{port}  (Ctrl+C stops)")
+    socketio.run(app, host=host, port=port, debug=False, use_reloader=False, allow_unsafe_werkzeug=True)
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(portal_cli)

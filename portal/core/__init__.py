@@ -1,0 +1,1 @@
+"""Leaf layer: database helpers, errors, sanitising, input hygiene, internationalisation."""

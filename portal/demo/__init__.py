@@ -1,0 +1,1 @@
+"""Almere demo data: real districts and non-school organisations, fictional schools, boards and people."""

@@ -1,0 +1,68 @@
+"""The home page, the language switch and ``/healthz``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session
+from flask_login import current_user
+from sqlalchemy import text
+
+from portal.authz.decorators import public
+from portal.authz.policy import current_roles, permissions_of
+from portal.core.i18n import LANGUAGES
+from portal.core.security import safe_next
+from portal.extensions import db
+from portal.rooms.queries import memberships_of
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+def home():
+    user = current_user._get_current_object()
+    return render_template(
+        "main/home.html",
+        memberships=memberships_of(user),
+        roles=sorted(current_roles(user)),
+        assignments=list(user.role_assignments),
+        permissions=permissions_of(user),
+    )
+
+
+@bp.post("/language")
+@public
+def set_language():
+    language = request.form.get("language", "")
+    if language in LANGUAGES:
+        session["language"] = language
+    return redirect(safe_next(request.form.get("next"), current_app))
+
+
+@bp.get("/healthz")
+@public
+def healthz():
+    """Database and (when configured) Redis status. ``degraded`` when Redis is down but the database is up."""
+    checks: dict[str, str] = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception:
+        db.session.rollback()
+        checks["database"] = "unavailable"
+    redis_client = current_app.extensions.get("portal_redis")
+    if redis_client is not None:
+        try:
+            redis_client.ping()
+            checks["redis"] = "ok"
+        except Exception:
+            checks["redis"] = "unavailable"
+    if checks["database"] != "ok":
+        status, code = "unavailable", 503
+    elif checks.get("redis", "ok") != "ok":
+        status, code = "degraded", 200
+    else:
+        status, code = "ok", 200
+    response = jsonify(status=status, checks=checks)
+    response.status_code = code
+    if code == 503:
+        response.headers["Retry-After"] = "30"
+    return response

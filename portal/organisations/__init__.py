@@ -1,0 +1,1 @@
+"""Districts (stadsdelen), areas, organisations and school locations."""

@@ -1,0 +1,1 @@
+"""Live updates over Socket.IO: namespaces (auth on connect), publish-on-commit, the event catalogue."""

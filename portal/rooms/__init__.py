@@ -1,0 +1,1 @@
+"""District network rooms (schoolveiligheidsnetwerken) and their members."""

@@ -1,0 +1,1 @@
+"""Signals, responses and the taxonomy (reference data) they are classified with."""

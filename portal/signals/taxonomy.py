@@ -1,0 +1,106 @@
+"""Reads and writes of the reference data (taxonomy)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from portal.audit import services as audit
+from portal.core.errors import ValidationFailed
+from portal.core.text import clean_text
+from portal.extensions import db
+from portal.identity.models import User
+from portal.signals.models import TaxonomyTerm, Vocabulary
+
+
+def terms(vocabulary: Vocabulary, *, include_inactive: bool = False) -> list[TaxonomyTerm]:
+    stmt = (
+        select(TaxonomyTerm)
+        .where(TaxonomyTerm.vocabulary == vocabulary, TaxonomyTerm.parent_id.is_(None))
+        .options(selectinload(TaxonomyTerm.children))
+        .order_by(TaxonomyTerm.position, TaxonomyTerm.id)
+    )
+    if not include_inactive:
+        stmt = stmt.where(TaxonomyTerm.active.is_(True))
+    return list(db.session.scalars(stmt))
+
+
+def get_term(vocabulary: Vocabulary, code: str) -> TaxonomyTerm | None:
+    return db.session.scalar(
+        select(TaxonomyTerm).where(TaxonomyTerm.vocabulary == vocabulary, TaxonomyTerm.code == code)
+    )
+
+
+def save_term(
+    term: TaxonomyTerm | None,
+    *,
+    vocabulary: Vocabulary,
+    code: str,
+    label_nl: str,
+    label_en: str,
+    parent: TaxonomyTerm | None = None,
+    position: int = 0,
+    active: bool = True,
+    description: str = "",
+    actor: User | None = None,
+    ip: str = "",
+) -> TaxonomyTerm:
+    code = clean_text(code, field="code", max_length=64)
+    if not code:
+        raise ValidationFailed("Enter a code.", field="code")
+    existing = get_term(vocabulary, code)
+    if existing is not None and existing is not term:
+        raise ValidationFailed("This code is already used in this list.", field="code")
+    if parent is not None and parent.vocabulary is not vocabulary:
+        raise ValidationFailed("The parent belongs to another list.", field="parent")
+    created = term is None
+    term = term or TaxonomyTerm(vocabulary=vocabulary)
+    term.code = code
+    term.label_nl = clean_text(label_nl, field="label_nl", max_length=200)
+    term.label_en = clean_text(label_en, field="label_en", max_length=200) or term.label_nl
+    if not term.label_nl:
+        raise ValidationFailed("Enter the Dutch label.", field="label_nl")
+    term.parent = parent
+    term.position = position
+    term.active = active
+    term.description = clean_text(description, field="description", max_length=1000, multiline=True)
+    db.session.add(term)
+    db.session.flush()
+    if actor is not None:
+        audit.record(
+            "taxonomy.create" if created else "taxonomy.update",
+            actor=actor,
+            ip=ip,
+            object_type="taxonomy_term",
+            object_id=str(term.public_id),
+            details={"vocabulary": vocabulary.value, "code": code},
+        )
+    return term
+
+
+def load_reference_data() -> int:
+    """Add every reference term that is missing; leave existing (possibly edited) terms alone. Returns how many
+    terms were added, so running it twice adds nothing."""
+    from portal.signals.reference_data import CATEGORIES, FLAT_LISTS
+
+    added = 0
+
+    def ensure(vocabulary: Vocabulary, code: str, nl: str, en: str, position: int, parent=None) -> TaxonomyTerm:
+        nonlocal added
+        full_code = f"{parent.code}.{code}" if parent is not None else code
+        term = get_term(vocabulary, full_code)
+        if term is None:
+            term = save_term(
+                None, vocabulary=vocabulary, code=full_code, label_nl=nl, label_en=en, parent=parent, position=position
+            )
+            added += 1
+        return term
+
+    for position, (code, nl, en, children) in enumerate(CATEGORIES):
+        parent = ensure(Vocabulary.CATEGORY, code, nl, en, position)
+        for child_position, (child_code, child_nl, child_en) in enumerate(children):
+            ensure(Vocabulary.CATEGORY, child_code, child_nl, child_en, child_position, parent=parent)
+    for vocabulary, entries in FLAT_LISTS.items():
+        for position, (code, nl, en) in enumerate(entries):
+            ensure(vocabulary, code, nl, en, position)
+    return added

@@ -1,0 +1,12 @@
+"""WSGI entry point: ``gunicorn -k gevent ... wsgi:app`` (see README). Imports only ``portal``."""
+
+import os
+
+if os.environ.get("PORTAL_SOCKETIO_ASYNC_MODE") == "gevent":  # monkey-patch before anything opens a socket
+    from gevent import monkey
+
+    monkey.patch_all()
+
+from portal import create_app
+
+app = create_app()
