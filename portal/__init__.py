@@ -77,7 +77,7 @@ def _configure_flask(app: Flask) -> None:
 
 def _init_extensions(app: Flask) -> None:
     import portal.models  # noqa: F401  (every table registered before migrations and queries)
-    from portal.core.db import configure_engine, render_migration_item
+    from portal.core.db import configure_engine, include_migration_object, render_migration_item
     from portal.core.i18n import init_babel
     from portal.identity import web as identity_web
     from portal.realtime.manager import LocalManager, PortalRedisManager
@@ -93,6 +93,7 @@ def _init_extensions(app: Flask) -> None:
         render_as_batch=True,
         compare_type=True,
         render_item=render_migration_item,
+        include_object=include_migration_object,
     )
     csrf.init_app(app)
     limiter.init_app(app)

@@ -87,6 +87,8 @@ def _file_overrides(path: str) -> dict[str, Any]:
     for key, value in data.items():
         if key == "identity_providers":
             values["IDENTITY_PROVIDERS"] = value
+        elif key == "signal_visibility":
+            values["SIGNAL_VISIBILITY"] = value
         elif key.upper() in known:
             values[key.upper()] = value
         else:
@@ -109,6 +111,7 @@ def load_config(overrides: dict[str, Any] | None = None, environ: dict[str, str]
     environ = dict(os.environ if environ is None else environ)
     values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
     values["IDENTITY_PROVIDERS"] = {}
+    values["SIGNAL_VISIBILITY"] = {}
     values.update(_env_overrides(environ))
     if environ.get("PORTAL_CONFIG"):
         values.update(_file_overrides(environ["PORTAL_CONFIG"]))

@@ -4,7 +4,15 @@ from portal.audit.models import AuditEvent
 from portal.identity.models import LocalCredential, OidcIdentity, RoleAssignment, User, UserSession
 from portal.organisations.models import Area, District, Organisation
 from portal.rooms.models import Room, RoomMembership
-from portal.signals.models import TaxonomyTerm
+from portal.signals.models import (
+    ReferenceCounter,
+    RoomEvent,
+    Signal,
+    SignalRecognition,
+    SignalResponse,
+    SignalStatusChange,
+    TaxonomyTerm,
+)
 
 __all__ = [
     "Area",
@@ -16,6 +24,12 @@ __all__ = [
     "RoleAssignment",
     "Room",
     "RoomMembership",
+    "ReferenceCounter",
+    "RoomEvent",
+    "Signal",
+    "SignalRecognition",
+    "SignalResponse",
+    "SignalStatusChange",
     "TaxonomyTerm",
     "User",
     "UserSession",

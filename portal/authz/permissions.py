@@ -34,6 +34,7 @@ class Permission(enum.StrEnum):
     SIGNAL_CREATE = "signals:signal:create"
     SIGNAL_READ = "signals:signal:read"
     SIGNAL_RESPOND = "signals:signal:respond"
+    SIGNAL_READ_SHARED = "signals:shared:read"  # signals explicitly shared with the user's organisation
     AGGREGATE_READ = "reports:aggregate:read"
     # Meetings
     MEETING_READ = "meetings:meeting:read"

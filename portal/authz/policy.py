@@ -16,7 +16,7 @@ from portal.core.db import utcnow
 from portal.extensions import db
 from portal.identity.models import RoleAssignment, User, UserStatus
 
-ROOM_MEMBER = {P.ROOM_READ, P.SIGNAL_READ, P.MEETING_READ}
+ROOM_MEMBER = {P.ROOM_READ, P.SIGNAL_READ, P.SIGNAL_READ_SHARED, P.MEETING_READ}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[P]] = {
     # Allowed: create and share signals, respond, propose agenda items. Disallowed: administration, audit.
@@ -30,7 +30,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[P]] = {
     # Allowed: city-wide aggregates and trend input.
     Role.POLICE_EXPERT: frozenset({P.AGGREGATE_READ, P.MEETING_READ, P.MEETING_PROPOSE}),
     # Allowed: city-wide aggregates and meeting materials where invited. Disallowed: case data.
-    Role.OM_OFFICER: frozenset({P.AGGREGATE_READ, P.MEETING_READ}),
+    Role.OM_OFFICER: frozenset({P.AGGREGATE_READ, P.MEETING_READ, P.SIGNAL_READ_SHARED}),
     # Allowed: the own district's room content; chair meetings.
     Role.DISTRICT_SAFETY_MANAGER: frozenset(
         ROOM_MEMBER | {P.SIGNAL_CREATE, P.SIGNAL_RESPOND, P.MEETING_PROPOSE, P.MEETING_MANAGE, P.AGGREGATE_READ}
@@ -85,3 +85,28 @@ def has_permission(user: User | None, permission: P) -> bool:
 
 def permissions_of(user: User | None) -> frozenset[P]:
     return permissions_for_roles(current_roles(user))
+
+
+# Which column of the signal visibility matrix (signals/visibility.py) a role reads; the first match in this order
+# wins for people with several roles, so the more restricted view is never chosen by accident.
+VIEWER_KIND_BY_ROLE: tuple[tuple[Role, str], ...] = (
+    (Role.POLICE_OFFICER, "police"),
+    (Role.POLICE_EXPERT, "police"),
+    (Role.DISTRICT_SAFETY_MANAGER, "municipality"),
+    (Role.COVENANT_COORDINATOR, "municipality"),
+    (Role.ATTENDANCE_OFFICER, "municipality"),
+    (Role.OM_OFFICER, "om"),
+    (Role.SCHOOL_COORDINATOR, "school"),
+    (Role.SCHOOL_DIRECTOR, "school"),
+    (Role.BOARD_OFFICER, "school"),
+    (Role.PARTNER, "partner"),
+)
+
+
+def viewer_kind(user: User | None) -> str | None:
+    """The visibility-matrix column for this user, or None when no role entitles them to see signals."""
+    roles = current_roles(user)
+    for role, kind in VIEWER_KIND_BY_ROLE:
+        if role in roles:
+            return kind
+    return None

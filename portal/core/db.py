@@ -18,6 +18,7 @@ from sqlalchemy.types import TypeDecorator
 from portal.extensions import db
 
 _QUEUE_KEY = "portal_after_commit"
+_READY_KEY = "portal_committed"
 
 
 def utcnow() -> datetime:
@@ -58,15 +59,20 @@ def on_commit(callback: Callable[[], None]) -> None:
 
 
 def commit() -> None:
-    """The one commit of a request or event."""
-    db.session.commit()
+    """The one commit of a request or event; then the side effects it queued, in order.
+
+    The callbacks run after ``commit()`` has returned (not inside SQLAlchemy's ``after_commit`` hook, where no SQL
+    may be emitted), so they may read the database, e.g. to render an event per viewer.
+    """
+    session = db.session()
+    session.commit()
+    for callback in session.info.pop(_READY_KEY, []):
+        callback()
 
 
 @event.listens_for(Session, "after_commit")
-def _run_after_commit(session: Session) -> None:
-    callbacks = session.info.pop(_QUEUE_KEY, [])
-    for callback in callbacks:
-        callback()
+def _mark_committed(session: Session) -> None:
+    session.info.setdefault(_READY_KEY, []).extend(session.info.pop(_QUEUE_KEY, []))
 
 
 @event.listens_for(Session, "after_rollback")
@@ -106,3 +112,14 @@ def configure_engine(engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection):
         connection.exec_driver_sql("BEGIN")
+
+
+# Database objects that live outside the ORM metadata (full-text search, created by raw SQL in the migrations):
+# Alembic's autogenerate must not propose to drop them.
+SEARCH_OBJECTS = frozenset({"search_vector", "ix_signals_search_vector"})
+
+
+def include_migration_object(obj, name, type_, reflected, compare_to) -> bool:
+    if name in SEARCH_OBJECTS:
+        return False
+    return not (type_ == "table" and reflected and name and name.startswith("signals_fts"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from html import unescape
 
 import bleach
 from bleach.linkifier import LinkifyFilter
@@ -30,3 +31,8 @@ _cleaner = bleach.Cleaner(
 def clean_rich_text(html: str) -> str:
     """Allowlisted rich text: disallowed tags are stripped (not escaped), links get a safe ``rel``."""
     return _cleaner.clean(html or "")
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of already-cleaned rich text, for search and length limits."""
+    return " ".join(unescape(bleach.clean(html or "", tags=set(), strip=True)).split())

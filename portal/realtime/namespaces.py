@@ -1,21 +1,71 @@
 """The ``/live`` namespace. Authentication happens in ``connect`` (``login_required`` does not work on socket
-handlers); the server, never the client, decides which rooms a socket joins (R-WS-2, R-WS-3)."""
+handlers); the server, never the client, decides which channels a socket joins (R-WS-2, R-WS-3). Every event
+handler re-checks the session and the membership in the database (R-AZ-4): the socket's copy of the cookie is
+not trusted beyond the connect."""
 
 from __future__ import annotations
 
+import time
+from collections import defaultdict
+
+from flask import request
 from flask_login import current_user
-from flask_socketio import Namespace, SocketIO, join_room
+from flask_socketio import Namespace, SocketIO, disconnect, join_room
 
+from portal.core.db import parse_public_id
+from portal.core.errors import DomainError
 from portal.identity.web import current_session_record
-from portal.realtime.publish import NAMESPACE, session_room, user_room
-from portal.rooms.queries import room_ids_of
+from portal.realtime.publish import NAMESPACE, aud_channel, named_channel, org_channel, session_room, user_room
+from portal.signals import queries
+from portal.signals.presenter import present
+
+EVENTS_PER_MINUTE = 120
 
 
-def room_channel(room_id: int) -> str:
-    return f"room:{room_id}"
+class _RateLimiter:
+    """A token bucket per socket (per worker): a flood of events gets error acks, not work."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = float(per_minute) / 4
+        self.buckets: dict[str, tuple[float, float]] = defaultdict(lambda: (self.capacity, time.monotonic()))
+
+    def allow(self, sid: str) -> bool:
+        tokens, last = self.buckets[sid]
+        now = time.monotonic()
+        tokens = min(self.capacity, tokens + (now - last) * self.rate)
+        if tokens < 1:
+            self.buckets[sid] = (tokens, now)
+            return False
+        self.buckets[sid] = (tokens - 1, now)
+        return True
+
+    def forget(self, sid: str) -> None:
+        self.buckets.pop(sid, None)
+
+
+def channels_for(viewer: queries.Viewer) -> list[str]:
+    """Every channel this viewer's sockets belong in, derived from the database only."""
+    if viewer.kind is None:
+        return []
+    channels = []
+    if viewer.reads_rooms:
+        channels += [aud_channel(room_id, viewer.kind, viewer.organisation_id) for room_id in sorted(viewer.room_ids)]
+        channels.append(org_channel(viewer.organisation_id, viewer.kind))
+    if viewer.reads_shared:
+        channels.append(named_channel(viewer.organisation_id, viewer.kind))
+    return channels
+
+
+def _error(code: str) -> dict:
+    return {"ok": False, "error": code}
 
 
 class LiveNamespace(Namespace):
+    def __init__(self, namespace: str) -> None:
+        super().__init__(namespace)
+        self.limiter = _RateLimiter(EVENTS_PER_MINUTE)
+
     def on_connect(self, auth=None):
         # current_user was loaded from the signed cookie *and* the live server-side session record.
         if not current_user.is_authenticated:
@@ -24,12 +74,44 @@ class LiveNamespace(Namespace):
         join_room(user_room(current_user.id))
         if record is not None:
             join_room(session_room(record.public_id))
-        for room_id in sorted(room_ids_of(current_user)):
-            join_room(room_channel(room_id))
+        for channel in channels_for(queries.viewer_for(current_user)):
+            join_room(channel)
         return True
 
     def on_disconnect(self, reason=None):
-        return None
+        self.limiter.forget(request.sid)
+
+    def on_resume(self, data=None):
+        """``{"room": <room id>, "after": <seq>}`` → every event after ``seq`` the user may (still) see, in order."""
+        if not current_user.is_authenticated:
+            disconnect()
+            return _error("unauthorized")
+        if not self.limiter.allow(request.sid):
+            return _error("rate_limited")
+        if not isinstance(data, dict) or set(data) - {"room", "after"}:
+            return _error("invalid_payload")
+        room_id, after = parse_public_id(data.get("room")), data.get("after", 0)
+        if room_id is None or not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            return _error("invalid_payload")
+        viewer = queries.viewer_for(current_user)
+        try:
+            room = queries.get_room_for(viewer, room_id)
+        except DomainError:
+            return _error("not_found")
+        rows = queries.events_after(viewer, room, after, limit=queries.RESUME_BATCH)
+        more = len(rows) == queries.RESUME_BATCH
+        events = [
+            {
+                "event": event.kind,
+                "room": str(room.public_id),
+                "seq": event.seq,
+                "signal": present(signal, viewer.fields_for(signal)),
+            }
+            for event, signal in rows
+        ]
+        # `after` for the next call: past the events the user may not see, unless the batch was cut short.
+        next_after = rows[-1][0].seq if more else room.last_seq
+        return {"ok": True, "room": str(room.public_id), "events": events, "next_after": next_after, "more": more}
 
 
 def register(socketio: SocketIO) -> None:

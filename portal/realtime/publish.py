@@ -38,3 +38,117 @@ def disconnect_user(user_id: int) -> None:
 def disconnect_user_session(user_id: int, session_public_id) -> None:
     """After commit: the sockets opened from one browser session are disconnected."""
     on_commit(lambda: _kick(session_room(session_public_id)))
+
+
+# --- signal events --------------------------------------------------------------------------------------------
+#
+# Socket channels (joined by the server in realtime/namespaces.py, never named by a client):
+#   aud:<room id>:<viewer kind>:<organisation id>  - room-wide shares, per room the socket's user is a member of
+#   org:<organisation id>:<viewer kind>            - shares limited to a school location or board
+#   named:<organisation id>:<viewer kind>          - shares with named organisations
+# An event is encoded once per variant (what a viewer kind may see; the posting organisation sees everything) and
+# emitted to the list of channels of that variant: no per-recipient loop (PERFORMANCE.md, point 6).
+
+
+def aud_channel(room_id: int, kind: str, organisation_id: int) -> str:
+    return f"aud:{room_id}:{kind}:{organisation_id}"
+
+
+def org_channel(organisation_id: int, kind: str) -> str:
+    return f"org:{organisation_id}:{kind}"
+
+
+def named_channel(organisation_id: int, kind: str) -> str:
+    return f"named:{organisation_id}:{kind}"
+
+
+def signal_event(kind: str, signal_id: int, room_seqs: list[tuple[int, int]]) -> None:
+    """After commit: push ``kind`` for the signal to every socket whose user may see it, in each room's stream."""
+    on_commit(lambda: _emit_signal_event(kind, signal_id, room_seqs))
+
+
+def _emit_signal_event(kind: str, signal_id: int, room_seqs: list[tuple[int, int]]) -> None:
+    if getattr(socketio, "server", None) is None:
+        return
+    try:
+        for event_name, payload, channels in plan_signal_event(kind, signal_id, room_seqs):
+            socketio.emit(event_name, payload, to=channels, namespace=NAMESPACE)
+    except Exception:  # Redis down or similar: the event is in room_events; clients catch up with `resume`
+        log.exception("could not push %s for signal %s", kind, signal_id)
+
+
+def plan_signal_event(kind: str, signal_id: int, room_seqs: list[tuple[int, int]]):
+    """Yield (event, payload, channels) per variant. Pure planning over the database: tested without sockets."""
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.identity.models import User
+    from portal.organisations.models import Organisation
+    from portal.rooms.models import Room, RoomMembership
+    from portal.rooms.queries import current_membership_clause
+    from portal.signals.models import SharingScope, Signal
+    from portal.signals.presenter import present
+    from portal.signals.queries import _eager, matrix
+    from portal.signals.visibility import RESTRICTED_FIELDS, VIEWER_KINDS
+
+    signal = db.session.scalar(select(Signal).where(Signal.id == signal_id).options(*_eager()))
+    if signal is None:
+        return
+    visibility = matrix()
+    own_orgs = {signal.organisation_id} | ({signal.school_location_id} if signal.school_location_id else set())
+    full = present(signal, RESTRICTED_FIELDS)
+    variants = {
+        k: present(signal, visibility[k][signal.classification.value])
+        for k in VIEWER_KINDS
+        if visibility[k][signal.classification.value] is not None
+    }
+    rooms = {r.id: r for r in db.session.scalars(select(Room).where(Room.id.in_([r for r, _ in room_seqs])))}
+
+    scope = signal.sharing_scope
+    if scope in (SharingScope.OWN_LOCATION, SharingScope.OWN_BOARD, SharingScope.NAMED):
+        if scope is SharingScope.NAMED:
+            targets = {o.id for o in signal.recipients} - own_orgs
+            channel = named_channel
+        elif scope is SharingScope.OWN_BOARD and signal.school_location and signal.school_location.parent_id:
+            board_id = signal.school_location.parent_id
+            targets = set(db.session.scalars(select(Organisation.id).where(Organisation.parent_id == board_id)))
+            targets -= own_orgs
+            channel = org_channel
+        else:
+            targets, channel = set(), org_channel
+        for room_id, seq in room_seqs:
+            room_key = str(rooms[room_id].public_id)
+            yield (
+                kind,
+                {"room": room_key, "seq": seq, "signal": full},
+                [org_channel(o, k) for o in own_orgs for k in VIEWER_KINDS],
+            )
+            for viewer_kind, payload in variants.items():
+                channels = [channel(o, viewer_kind) for o in sorted(targets)]
+                if channels:
+                    yield kind, {"room": room_key, "seq": seq, "signal": payload}, channels
+        return
+
+    for room_id, seq in room_seqs:
+        room = rooms[room_id]
+        member_orgs = set(
+            db.session.scalars(
+                select(User.organisation_id)
+                .join(RoomMembership, RoomMembership.user_id == User.id)
+                .where(RoomMembership.room_id == room_id, *current_membership_clause())
+                .distinct()
+            )
+        )
+        room_key = str(room.public_id)
+        own_in_room = member_orgs & own_orgs
+        if own_in_room:
+            yield (
+                kind,
+                {"room": room_key, "seq": seq, "signal": full},
+                [aud_channel(room_id, k, o) for o in sorted(own_in_room) for k in VIEWER_KINDS],
+            )
+        others = sorted(member_orgs - own_orgs)
+        for viewer_kind, payload in variants.items():
+            channels = [aud_channel(room_id, viewer_kind, o) for o in others]
+            if channels:
+                yield kind, {"room": room_key, "seq": seq, "signal": payload}, channels

@@ -36,6 +36,7 @@ class Room(PublicIdMixin, TimestampMixin, db.Model):
     kind: Mapped[RoomKind] = mapped_column(_enum(RoomKind, "room_kind"))
     district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"), index=True)
     meetings_per_year: Mapped[int] = mapped_column(Integer, default=2)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # the room's event sequence (R-REL-2)
 
     district: Mapped[District | None] = relationship()
     memberships: Mapped[list[RoomMembership]] = relationship(back_populates="room")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal.audit import services as audit
-from portal.core.errors import ValidationFailed
+from portal.core.errors import NotFound, ValidationFailed
 from portal.core.text import clean_text
 from portal.extensions import db
 from portal.identity.models import User
@@ -104,3 +106,70 @@ def load_reference_data() -> int:
         for position, (code, nl, en) in enumerate(entries):
             ensure(vocabulary, code, nl, en, position)
     return added
+
+
+# --- administration ---------------------------------------------------------------------------------------------
+
+TERM_CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,47}$")
+
+
+def term_by_public_id(public_id) -> TaxonomyTerm:
+    term = (
+        db.session.scalar(
+            select(TaxonomyTerm).where(TaxonomyTerm.public_id == public_id).options(selectinload(TaxonomyTerm.parent))
+        )
+        if public_id
+        else None
+    )
+    if term is None:
+        raise NotFound("Unknown term.")
+    return term
+
+
+def parent_terms(vocabulary: Vocabulary) -> list[TaxonomyTerm]:
+    """The terms that may hold children: the top-level categories. Other lists are flat."""
+    if vocabulary is not Vocabulary.CATEGORY:
+        return []
+    return list(
+        db.session.scalars(
+            select(TaxonomyTerm)
+            .where(TaxonomyTerm.vocabulary == vocabulary, TaxonomyTerm.parent_id.is_(None))
+            .order_by(TaxonomyTerm.position, TaxonomyTerm.id)
+        )
+    )
+
+
+def add_term(
+    vocabulary: Vocabulary,
+    *,
+    code: str,
+    label_nl: str,
+    label_en: str = "",
+    parent: TaxonomyTerm | None = None,
+    position: int = 0,
+    active: bool = True,
+    description: str = "",
+    actor: User | None,
+    ip: str = "",
+) -> TaxonomyTerm:
+    """Add a term from the administration. A subcategory's code is prefixed with its category's code
+    ("geweld.afpersing"), as the reference data does."""
+    code = clean_text(code, field="code", max_length=48).lower()
+    if not TERM_CODE_PATTERN.match(code):
+        raise ValidationFailed("Use lower-case letters, digits, hyphens and underscores.", field="code")
+    if parent is not None and (vocabulary is not Vocabulary.CATEGORY or parent.parent_id is not None):
+        raise ValidationFailed("Only a main category can hold subcategories.", field="parent")
+    full_code = f"{parent.code}.{code}" if parent is not None else code
+    return save_term(
+        None,
+        vocabulary=vocabulary,
+        code=full_code,
+        label_nl=label_nl,
+        label_en=label_en,
+        parent=parent,
+        position=position,
+        active=active,
+        description=description,
+        actor=actor,
+        ip=ip,
+    )

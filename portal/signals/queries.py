@@ -1,0 +1,296 @@
+"""Reads of signals with the audience built into the query (R-AZ-2): a signal the user may not see is never
+loaded, so it cannot leak through a page, the API, a search hit or a socket replay."""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask import current_app
+from sqlalchemy import Integer, and_, column, false, or_, select, text
+from sqlalchemy.orm import selectinload
+
+from portal.authz.permissions import Permission
+from portal.authz.policy import has_permission, viewer_kind
+from portal.core.errors import NotFound
+from portal.extensions import db
+from portal.identity.models import User
+from portal.organisations.models import Organisation, OrganisationKind
+from portal.rooms.models import Room, RoomKind
+from portal.rooms.queries import memberships_of
+from portal.signals.models import (
+    Classification,
+    RoomEvent,
+    SharingScope,
+    Signal,
+    SignalStatus,
+    signal_districts,
+    signal_recipients,
+)
+from portal.signals.visibility import build_matrix
+
+PAGE_SIZE = 25
+RESUME_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Everything the audience rule needs about one user, computed once per request."""
+
+    user: User
+    user_id: int
+    organisation_id: int
+    board_id: int | None
+    kind: str | None
+    room_ids: frozenset[int]
+    district_ids: frozenset[int]
+    in_city_room: bool
+    reads_rooms: bool
+    reads_shared: bool
+    visible_fields: dict[str, frozenset[str] | None] = field(default_factory=dict)
+
+    def classifications(self) -> list[Classification]:
+        return [Classification(c) for c, fields in self.visible_fields.items() if fields is not None]
+
+    def is_own(self, signal: Signal) -> bool:
+        return (
+            signal.created_by_id == self.user_id
+            or signal.organisation_id == self.organisation_id
+            or signal.school_location_id == self.organisation_id
+        )
+
+    def fields_for(self, signal: Signal) -> frozenset[str] | None:
+        """The restricted fields this viewer sees of ``signal`` (all for its own organisation)."""
+        from portal.signals.visibility import RESTRICTED_FIELDS
+
+        if self.is_own(signal):
+            return RESTRICTED_FIELDS
+        return self.visible_fields.get(signal.classification.value)
+
+
+def matrix() -> dict:
+    app = current_app
+    cached = app.extensions.get("portal_visibility_matrix")
+    if cached is None:
+        cached = build_matrix(app.config.get("SIGNAL_VISIBILITY"))
+        app.extensions["portal_visibility_matrix"] = cached
+    return cached
+
+
+def viewer_for(user: User) -> Viewer:
+    organisation: Organisation = user.organisation
+    if organisation.kind is OrganisationKind.SCHOOL_BOARD:
+        board_id = organisation.id
+    elif organisation.kind is OrganisationKind.SCHOOL_LOCATION:
+        board_id = organisation.parent_id
+    else:
+        board_id = None
+    memberships = memberships_of(user)
+    rooms = [m.room for m in memberships]
+    kind = viewer_kind(user)
+    return Viewer(
+        user=user,
+        user_id=user.id,
+        organisation_id=organisation.id,
+        board_id=board_id,
+        kind=kind,
+        room_ids=frozenset(r.id for r in rooms),
+        district_ids=frozenset(r.district_id for r in rooms if r.kind is RoomKind.DISTRICT and r.district_id),
+        in_city_room=any(r.kind is RoomKind.CITY for r in rooms),
+        reads_rooms=has_permission(user, Permission.SIGNAL_READ),
+        reads_shared=has_permission(user, Permission.SIGNAL_READ_SHARED),
+        visible_fields=matrix().get(kind, {}) if kind else {},
+    )
+
+
+def audience_clause(viewer: Viewer):
+    """SQL condition: the signals this viewer may see (status, audience, classification)."""
+    own = or_(
+        Signal.created_by_id == viewer.user_id,
+        Signal.organisation_id == viewer.organisation_id,
+        Signal.school_location_id == viewer.organisation_id,
+    )
+    shared: list = []
+    if viewer.reads_rooms:
+        if viewer.board_id is not None:
+            board_schools = select(Organisation.id).where(Organisation.parent_id == viewer.board_id)
+            shared.append(
+                and_(Signal.sharing_scope == SharingScope.OWN_BOARD, Signal.school_location_id.in_(board_schools))
+            )
+        if viewer.district_ids:
+            ids = list(viewer.district_ids)
+            extra = select(signal_districts.c.signal_id).where(signal_districts.c.district_id.in_(ids))
+            shared.append(and_(Signal.sharing_scope == SharingScope.DISTRICT, Signal.district_id.in_(ids)))
+            shared.append(
+                and_(
+                    Signal.sharing_scope == SharingScope.DISTRICTS,
+                    or_(Signal.district_id.in_(ids), Signal.id.in_(extra)),
+                )
+            )
+        if viewer.district_ids or viewer.in_city_room:
+            shared.append(Signal.sharing_scope == SharingScope.CITY)
+    if viewer.reads_shared:
+        named = select(signal_recipients.c.signal_id).where(
+            signal_recipients.c.organisation_id == viewer.organisation_id
+        )
+        shared.append(and_(Signal.sharing_scope == SharingScope.NAMED, Signal.id.in_(named)))
+    allowed = viewer.classifications()
+    others = and_(
+        or_(*shared) if shared else false(),
+        Signal.classification.in_(allowed) if allowed else false(),
+        Signal.status != SignalStatus.DRAFT,
+    )
+    return or_(Signal.created_by_id == viewer.user_id, and_(own, Signal.status != SignalStatus.DRAFT), others)
+
+
+def room_clause(room: Room):
+    """Signals that belong in a room's stream: its district's, shared with its district, or city-wide."""
+    if room.kind is RoomKind.CITY:
+        return Signal.sharing_scope == SharingScope.CITY
+    if room.kind is not RoomKind.DISTRICT or room.district_id is None:
+        return false()
+    extra = select(signal_districts.c.signal_id).where(signal_districts.c.district_id == room.district_id)
+    return or_(Signal.district_id == room.district_id, Signal.sharing_scope == SharingScope.CITY, Signal.id.in_(extra))
+
+
+# --- search ---------------------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def search_clause(q: str):
+    """Full-text search: PostgreSQL's Dutch configuration (GIN-indexed column), SQLite's FTS5 table.
+    User input only ever travels as a bound parameter; FTS5 gets quoted terms, so its syntax cannot be injected."""
+    words = _WORD.findall(q or "")[:12]
+    if not words:
+        return None
+    if db.session.get_bind().dialect.name == "postgresql":
+        return text("signals.search_vector @@ plainto_tsquery('dutch', :fts_query)").bindparams(
+            fts_query=" ".join(words)
+        )
+    match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
+    matches = text("SELECT rowid FROM signals_fts WHERE signals_fts MATCH :fts_query").bindparams(fts_query=match)
+    return Signal.id.in_(matches.columns(column("rowid", Integer)))
+
+
+# --- listing --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignalFilter:
+    room: Room | None = None
+    start: date | None = None
+    end: date | None = None
+    category: str = ""  # taxonomy code of a category (main or sub)
+    location_type: str = ""
+    severity: str = ""
+    status: str = ""
+    school_id: int | None = None
+    q: str = ""
+    after_id: int | None = None  # keyset cursor: only signals older than this id
+
+
+def encode_cursor(signal_id: int) -> str:
+    return base64.urlsafe_b64encode(f"s{signal_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return int(raw[1:]) if raw.startswith("s") and raw[1:].isdigit() else None
+
+
+def _eager():
+    return (
+        selectinload(Signal.school_location).selectinload(Organisation.district),
+        selectinload(Signal.school_location).selectinload(Organisation.parent),
+        selectinload(Signal.district),
+        selectinload(Signal.area),
+        selectinload(Signal.category),
+        selectinload(Signal.subcategory),
+        selectinload(Signal.location_type),
+        selectinload(Signal.severity),
+        selectinload(Signal.weapon_type),
+        selectinload(Signal.themes),
+        selectinload(Signal.organisation),
+        selectinload(Signal.created_by),
+    )
+
+
+def list_signals(viewer: Viewer, criteria: SignalFilter, limit: int = PAGE_SIZE) -> tuple[list[Signal], int | None]:
+    """One page, newest first, and the id to continue after (None at the end). A constant number of queries."""
+    from portal.signals.models import TaxonomyTerm
+
+    stmt = select(Signal).where(audience_clause(viewer))
+    if criteria.room is not None:
+        stmt = stmt.where(room_clause(criteria.room))
+    if criteria.start:
+        stmt = stmt.where(Signal.occurred_on >= criteria.start)
+    if criteria.end:
+        stmt = stmt.where(Signal.occurred_on <= criteria.end)
+    for column, code in (
+        (None, criteria.category),
+        (Signal.location_type_id, criteria.location_type),
+        (Signal.severity_id, criteria.severity),
+    ):
+        if not code:
+            continue
+        ids = select(TaxonomyTerm.id).where(TaxonomyTerm.code == code)
+        if column is None:
+            stmt = stmt.where(or_(Signal.category_id.in_(ids), Signal.subcategory_id.in_(ids)))
+        else:
+            stmt = stmt.where(column.in_(ids))
+    if criteria.status:
+        stmt = stmt.where(Signal.status == criteria.status)
+    if criteria.school_id:
+        stmt = stmt.where(Signal.school_location_id == criteria.school_id)
+    fts = search_clause(criteria.q)
+    if fts is not None:
+        stmt = stmt.where(fts)
+    if criteria.after_id:
+        stmt = stmt.where(Signal.id < criteria.after_id)
+    stmt = stmt.order_by(Signal.id.desc()).limit(limit + 1).options(*_eager())
+    rows = list(db.session.scalars(stmt))
+    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
+
+
+def get_visible_signal(viewer: Viewer, public_id) -> Signal:
+    """The signal if this viewer may see it; otherwise NotFound, the same as for an unknown id (R-AZ-3)."""
+    if public_id is None:
+        raise NotFound()
+    stmt = (
+        select(Signal)
+        .where(Signal.public_id == public_id, audience_clause(viewer))
+        .options(*_eager(), selectinload(Signal.responses), selectinload(Signal.status_history))
+    )
+    signal = db.session.scalar(stmt)
+    if signal is None:
+        raise NotFound()
+    return signal
+
+
+def events_after(viewer: Viewer, room: Room, after_seq: int, limit: int = 500) -> list[tuple[RoomEvent, Signal]]:
+    """The room's events after ``after_seq`` whose signal this viewer may (still) see, in order (R-REL-2)."""
+    stmt = (
+        select(RoomEvent, Signal)
+        .join(Signal, Signal.id == RoomEvent.signal_id)
+        .where(RoomEvent.room_id == room.id, RoomEvent.seq > after_seq, audience_clause(viewer))
+        .order_by(RoomEvent.seq)
+        .limit(limit)
+        .options(*_eager())
+    )
+    return list(db.session.execute(stmt).tuples())
+
+
+def get_room_for(viewer: Viewer, public_id) -> Room:
+    """A room the viewer is a current member of; NotFound otherwise."""
+    room = db.session.scalar(select(Room).where(Room.public_id == public_id)) if public_id else None
+    if room is None or room.id not in viewer.room_ids:
+        raise NotFound()
+    return room
