@@ -36,3 +36,19 @@ def clean_rich_text(html: str) -> str:
 def html_to_text(html: str) -> str:
     """Plain text of already-cleaned rich text, for search and length limits."""
     return " ".join(unescape(bleach.clean(html or "", tags=set(), strip=True)).split())
+
+
+def plain_text_to_html(text: str) -> str:
+    """What someone typed in a plain textarea, as safe rich text: escaped, paragraphs kept, links made clickable."""
+    from markupsafe import escape
+
+    paragraphs = [p.strip() for p in (text or "").replace("\r\n", "\n").split("\n\n")]
+    html = "".join(f"<p>{'<br>'.join(escape(line) for line in p.splitlines())}</p>" for p in paragraphs if p)
+    return clean_rich_text(html)
+
+
+def rich_text_to_plain(html: str) -> str:
+    """Cleaned rich text back into the plain textarea form (for editing): paragraphs become blank lines."""
+    html = (html or "").replace("</p>", "\n\n").replace("<br>", "\n")
+    text = unescape(bleach.clean(html, tags=set(), strip=True))
+    return "\n\n".join(p.strip() for p in text.split("\n\n") if p.strip())

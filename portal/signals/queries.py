@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from flask import current_app
 from sqlalchemy import Integer, and_, column, false, or_, select, text
@@ -53,6 +53,17 @@ class Viewer:
 
     def classifications(self) -> list[Classification]:
         return [Classification(c) for c, fields in self.visible_fields.items() if fields is not None]
+
+    def classes_showing(self, field_name: str) -> list[Classification]:
+        """Classifications of which this viewer sees ``field_name`` (for others' signals)."""
+        return [Classification(c) for c, f in self.visible_fields.items() if f is not None and field_name in f]
+
+    def own_clause(self):
+        return or_(
+            Signal.created_by_id == self.user_id,
+            Signal.organisation_id == self.organisation_id,
+            Signal.school_location_id == self.organisation_id,
+        )
 
     def is_own(self, signal: Signal) -> bool:
         return (
@@ -223,6 +234,32 @@ def _eager():
     )
 
 
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _month_end(day: date) -> date:
+    following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return following - timedelta(days=1)
+
+
+def _period_clause(viewer: Viewer, start: date | None, end: date | None):
+    """Exact dates where the viewer sees them; whole months where only the month is shown, so a narrow period
+    filter cannot reveal the day of a signal that hides it."""
+
+    def between(lower, upper):
+        parts = []
+        if lower:
+            parts.append(Signal.occurred_on >= lower)
+        if upper:
+            parts.append(Signal.occurred_on <= upper)
+        return and_(*parts)
+
+    exact = or_(viewer.own_clause(), Signal.classification.in_(viewer.classes_showing("occurred_on")))
+    monthly = between(start and _month_start(start), end and _month_end(end))
+    return or_(and_(exact, between(start, end)), and_(~exact, monthly))
+
+
 def list_signals(viewer: Viewer, criteria: SignalFilter, limit: int = PAGE_SIZE) -> tuple[list[Signal], int | None]:
     """One page, newest first, and the id to continue after (None at the end). A constant number of queries."""
     from portal.signals.models import TaxonomyTerm
@@ -230,11 +267,9 @@ def list_signals(viewer: Viewer, criteria: SignalFilter, limit: int = PAGE_SIZE)
     stmt = select(Signal).where(audience_clause(viewer))
     if criteria.room is not None:
         stmt = stmt.where(room_clause(criteria.room))
-    if criteria.start:
-        stmt = stmt.where(Signal.occurred_on >= criteria.start)
-    if criteria.end:
-        stmt = stmt.where(Signal.occurred_on <= criteria.end)
-    for column, code in (
+    if criteria.start or criteria.end:
+        stmt = stmt.where(_period_clause(viewer, criteria.start, criteria.end))
+    for filtered_column, code in (
         (None, criteria.category),
         (Signal.location_type_id, criteria.location_type),
         (Signal.severity_id, criteria.severity),
@@ -242,14 +277,18 @@ def list_signals(viewer: Viewer, criteria: SignalFilter, limit: int = PAGE_SIZE)
         if not code:
             continue
         ids = select(TaxonomyTerm.id).where(TaxonomyTerm.code == code)
-        if column is None:
+        if filtered_column is None:
             stmt = stmt.where(or_(Signal.category_id.in_(ids), Signal.subcategory_id.in_(ids)))
         else:
-            stmt = stmt.where(column.in_(ids))
+            stmt = stmt.where(filtered_column.in_(ids))
     if criteria.status:
         stmt = stmt.where(Signal.status == criteria.status)
     if criteria.school_id:
-        stmt = stmt.where(Signal.school_location_id == criteria.school_id)
+        # Filtering by school must not reveal the school of a signal that hides it from this viewer.
+        stmt = stmt.where(
+            Signal.school_location_id == criteria.school_id,
+            or_(viewer.own_clause(), Signal.classification.in_(viewer.classes_showing("school"))),
+        )
     fts = search_clause(criteria.q)
     if fts is not None:
         stmt = stmt.where(fts)

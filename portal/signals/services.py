@@ -353,6 +353,25 @@ def _change_status(signal: Signal, status: SignalStatus, actor: User) -> None:
     signal.status = status
 
 
+def set_status(author: User, public_id, status: str, *, ip: str) -> Signal:
+    """Close, reopen or withdraw an own signal; sharing a draft publishes it to the rooms."""
+    signal = _own_signal(author, public_id)
+    was_draft = signal.status is SignalStatus.DRAFT
+    _change_status(signal, _choice(SignalStatus, status, "status"), author)
+    signal.updated_at = utcnow()
+    db.session.flush()
+    audit.record(
+        "signal.status",
+        actor=author,
+        ip=ip,
+        object_type="signal",
+        object_id=str(signal.public_id),
+        details={"to": signal.status.value},
+    )
+    _append_events(signal, "signal.created" if was_draft else "signal.updated")
+    return signal
+
+
 def add_response(user: User, public_id, kind: str, text_html: str, client_key: str, *, ip: str) -> SignalResponse:
     if not has_permission(user, Permission.SIGNAL_RESPOND):
         raise PermissionDenied("You may not respond to signals.")
