@@ -11,9 +11,11 @@ from collections import defaultdict
 from flask import request
 from flask_login import current_user
 from flask_socketio import Namespace, SocketIO, disconnect, join_room
+from socketio.exceptions import ConnectionRefusedError as Refused
 
-from portal.core.db import parse_public_id
+from portal.core.db import commit, parse_public_id
 from portal.core.errors import DomainError
+from portal.identity import tokens
 from portal.identity.web import current_session_record
 from portal.realtime.publish import NAMESPACE, aud_channel, named_channel, org_channel, session_room, user_room
 from portal.signals import queries
@@ -65,25 +67,60 @@ class LiveNamespace(Namespace):
     def __init__(self, namespace: str) -> None:
         super().__init__(namespace)
         self.limiter = _RateLimiter(EVENTS_PER_MINUTE)
+        self.token_secrets: dict[str, str] = {}  # sid -> token, for sockets that connected with one (this worker)
 
     def on_connect(self, auth=None):
-        # current_user was loaded from the signed cookie *and* the live server-side session record.
-        if not current_user.is_authenticated:
-            raise ConnectionRefusedError("unauthorized")
-        record = current_session_record()
-        join_room(user_room(current_user.id))
+        """The browser's session cookie (loaded with its live server-side record), or a personal access token in
+        ``auth={"token": ...}`` for programs. Anything else is refused here, before any channel is joined."""
+        user = current_user._get_current_object() if current_user.is_authenticated else None
+        if user is None:
+            user = self._token_user(auth, connecting=True)
+        if user is None:
+            # python-socketio's own exception: the builtin one reaches the client as a generic refusal.
+            raise Refused("unauthorized")
+        join_room(user_room(user.id))
+        record = current_session_record() if current_user.is_authenticated else None
         if record is not None:
             join_room(session_room(record.public_id))
-        for channel in channels_for(queries.viewer_for(current_user)):
+        for channel in channels_for(queries.viewer_for(user)):
             join_room(channel)
         return True
 
+    def _token_user(self, auth, *, connecting: bool = False):
+        """Token sockets re-check their token at every event: revoked, expired or blocked means disconnected."""
+        if connecting:
+            secret = auth.get("token") if isinstance(auth, dict) else None
+            if not isinstance(secret, str):
+                return None
+        else:
+            secret = self.token_secrets.get(request.sid)
+            if secret is None:
+                return None
+        try:
+            user, _token = tokens.authenticate(secret, ip=request.remote_addr or "")
+        except tokens.TokenRejected:
+            commit()  # the refusal is audited
+            self.token_secrets.pop(request.sid, None)
+            return None
+        commit()
+        if connecting:
+            self.token_secrets[request.sid] = secret
+        return user
+
+    def _user(self):
+        """The socket's user for this event: the cookie session re-loaded from the database, or the token."""
+        if current_user.is_authenticated:
+            return current_user._get_current_object()
+        return self._token_user(None)
+
     def on_disconnect(self, reason=None):
         self.limiter.forget(request.sid)
+        self.token_secrets.pop(request.sid, None)
 
     def on_resume(self, data=None):
         """``{"room": <room id>, "after": <seq>}`` → every event after ``seq`` the user may (still) see, in order."""
-        if not current_user.is_authenticated:
+        user = self._user()
+        if user is None:
             disconnect()
             return _error("unauthorized")
         if not self.limiter.allow(request.sid):
@@ -93,7 +130,7 @@ class LiveNamespace(Namespace):
         room_id, after = parse_public_id(data.get("room")), data.get("after", 0)
         if room_id is None or not isinstance(after, int) or isinstance(after, bool) or after < 0:
             return _error("invalid_payload")
-        viewer = queries.viewer_for(current_user)
+        viewer = queries.viewer_for(user)
         try:
             room = queries.get_room_for(viewer, room_id)
         except DomainError:
