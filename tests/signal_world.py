@@ -24,11 +24,6 @@ SCOPES = [
 @pytest.fixture
 def world(app, make):
     """Two districts with a room each, a city room, schools of two boards, and one user of each kind."""
-    from portal.signals.taxonomy import load_reference_data
-
-    with app.app_context():
-        load_reference_data()
-        db.session.commit()
     d_a, d_b = make.district("ZA", "Zuid A"), make.district("ZB", "Zuid B")
     room_a, room_b = make.room(d_a, code="room-a"), make.room(d_b, code="room-b")
     city = make.room(None, code="room-city", kind="city")

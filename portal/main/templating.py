@@ -42,4 +42,7 @@ def may(permission: str) -> bool:
 
 
 def install(app: Flask) -> None:
+    from portal.main.health import live_degraded
+
+    app.jinja_env.globals.update(live_degraded=live_degraded)
     app.jinja_env.globals.update(may=may, role_label=role_label, scope_label=lambda s: str(SCOPE_LABELS[ScopeType(s)]))

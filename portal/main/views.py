@@ -11,6 +11,7 @@ from portal.authz.policy import current_roles, permissions_of
 from portal.core.i18n import LANGUAGES
 from portal.core.security import safe_next
 from portal.extensions import db
+from portal.main.health import redis_ok
 from portal.rooms.queries import memberships_of
 
 bp = Blueprint("main", __name__)
@@ -48,13 +49,9 @@ def healthz():
     except Exception:
         db.session.rollback()
         checks["database"] = "unavailable"
-    redis_client = current_app.extensions.get("portal_redis")
-    if redis_client is not None:
-        try:
-            redis_client.ping()
-            checks["redis"] = "ok"
-        except Exception:
-            checks["redis"] = "unavailable"
+    redis_state = redis_ok()
+    if redis_state is not None:
+        checks["redis"] = "ok" if redis_state else "unavailable"
     if checks["database"] != "ok":
         status, code = "unavailable", 503
     elif checks.get("redis", "ok") != "ok":

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from portal.audit import services as audit
 from portal.authz.permissions import Permission
 from portal.authz.policy import has_permission
-from portal.core.db import utcnow
+from portal.core.db import parse_public_id, utcnow
 from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
 from portal.core.sanitize import clean_rich_text, html_to_text
 from portal.core.text import clean_text
@@ -157,7 +157,12 @@ def _school_and_district(
 ) -> tuple[Organisation | None, District]:
     own = author.organisation
     if data.school_location_id:
-        school = db.session.scalar(select(Organisation).where(Organisation.public_id == data.school_location_id))
+        school_public_id = parse_public_id(data.school_location_id)
+        school = (
+            db.session.scalar(select(Organisation).where(Organisation.public_id == school_public_id))
+            if school_public_id
+            else None
+        )
         if school is None or school.kind is not OrganisationKind.SCHOOL_LOCATION:
             raise ValidationFailed("Unknown school location.", field="school_location")
         if own.kind is OrganisationKind.SCHOOL_LOCATION and school.id != own.id:
