@@ -171,18 +171,28 @@ def room_clause(room: Room):
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def search_clause(q: str):
+def search_clause(q: str, *, summary_only: bool = False):
     """Full-text search: PostgreSQL's Dutch configuration (GIN-indexed column), SQLite's FTS5 table.
-    User input only ever travels as a bound parameter; FTS5 gets quoted terms, so its syntax cannot be injected."""
+    User input only ever travels as a bound parameter; FTS5 gets quoted terms, so its syntax cannot be injected.
+    ``summary_only``: match the summary alone (for signals whose details the viewer may not see)."""
     words = _WORD.findall(q or "")[:12]
     if not words:
         return None
     if db.session.get_bind().dialect.name == "postgresql":
+        if summary_only:
+            return text(
+                "to_tsvector('dutch', coalesce(signals.summary, '')) @@ plainto_tsquery('dutch', :fts_summary_query)"
+            ).bindparams(fts_summary_query=" ".join(words))
         return text("signals.search_vector @@ plainto_tsquery('dutch', :fts_query)").bindparams(
             fts_query=" ".join(words)
         )
     match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
-    matches = text("SELECT rowid FROM signals_fts WHERE signals_fts MATCH :fts_query").bindparams(fts_query=match)
+    if summary_only:
+        matches = text("SELECT rowid FROM signals_fts WHERE signals_fts MATCH :fts_summary_query").bindparams(
+            fts_summary_query="{summary} : (" + match + ")"
+        )
+    else:
+        matches = text("SELECT rowid FROM signals_fts WHERE signals_fts MATCH :fts_query").bindparams(fts_query=match)
     return Signal.id.in_(matches.columns(column("rowid", Integer)))
 
 
@@ -257,7 +267,8 @@ def _period_clause(viewer: Viewer, start: date | None, end: date | None):
 
     exact = or_(viewer.own_clause(), Signal.classification.in_(viewer.classes_showing("occurred_on")))
     monthly = between(start and _month_start(start), end and _month_end(end))
-    return or_(and_(exact, between(start, end)), and_(~exact, monthly))
+    # ``IS NOT true`` rather than NOT: ``exact`` is NULL (not false) for a signal without a school location.
+    return or_(and_(exact, between(start, end)), and_(exact.is_not(True), monthly))
 
 
 def list_signals(viewer: Viewer, criteria: SignalFilter, limit: int = PAGE_SIZE) -> tuple[list[Signal], int | None]:
@@ -291,7 +302,10 @@ def list_signals(viewer: Viewer, criteria: SignalFilter, limit: int = PAGE_SIZE)
         )
     fts = search_clause(criteria.q)
     if fts is not None:
-        stmt = stmt.where(fts)
+        # Words in the details count only where the viewer sees the details; elsewhere only the summary is
+        # searched, so a search cannot reveal what the visibility matrix hides.
+        details_shown = or_(viewer.own_clause(), Signal.classification.in_(viewer.classes_showing("details")))
+        stmt = stmt.where(fts, or_(details_shown, search_clause(criteria.q, summary_only=True)))
     if criteria.after_id:
         stmt = stmt.where(Signal.id < criteria.after_id)
     stmt = stmt.order_by(Signal.id.desc()).limit(limit + 1).options(*_eager())
@@ -333,3 +347,20 @@ def get_room_for(viewer: Viewer, public_id) -> Room:
     if room is None or room.id not in viewer.room_ids:
         raise NotFound()
     return room
+
+
+def get_visible_by_reference(viewer: Viewer, reference: str) -> Signal | None:
+    return db.session.scalar(select(Signal).where(Signal.reference == reference, audience_clause(viewer)))
+
+
+def related_visible(viewer: Viewer, signal: Signal) -> list[Signal]:
+    """Signals linked to ``signal`` that this viewer may see (one query)."""
+    from portal.signals.models import signal_links
+
+    linked = (
+        select(signal_links.c.related_id)
+        .where(signal_links.c.signal_id == signal.id)
+        .union(select(signal_links.c.signal_id).where(signal_links.c.related_id == signal.id))
+    )
+    stmt = select(Signal).where(Signal.id.in_(linked), audience_clause(viewer)).order_by(Signal.id.desc())
+    return list(db.session.scalars(stmt))

@@ -456,3 +456,34 @@ def record_search(user: User, *, ip: str, results: int, searched: bool, action: 
         object_type="signal_list",
         details={"results": results},
     )
+
+
+def link_related(user: User, public_id, other_reference: str, *, ip: str) -> Signal:
+    """Mark two signals as related. Both must be visible to the user; the pair is stored once."""
+    from portal.signals.models import signal_links
+
+    if not has_permission(user, Permission.SIGNAL_RESPOND):
+        raise PermissionDenied("You may not respond to signals.")
+    viewer = queries.viewer_for(user)
+    signal = queries.get_visible_signal(viewer, public_id)
+    reference = clean_text(other_reference, field="reference", max_length=20).upper()
+    other = queries.get_visible_by_reference(viewer, reference)
+    if other is None:
+        raise ValidationFailed("No signal with this reference that you can see.", field="reference")
+    if other.id == signal.id:
+        raise ValidationFailed("A signal cannot be related to itself.", field="reference")
+    low, high = sorted((signal.id, other.id))
+    exists = db.session.execute(
+        select(signal_links.c.signal_id).where(signal_links.c.signal_id == low, signal_links.c.related_id == high)
+    ).first()
+    if exists is None:
+        db.session.execute(signal_links.insert().values(signal_id=low, related_id=high))
+        audit.record(
+            "signal.link",
+            actor=user,
+            ip=ip,
+            object_type="signal",
+            object_id=str(signal.public_id),
+            details={"related": str(other.public_id)},
+        )
+    return signal

@@ -318,6 +318,7 @@ def detail(signal_id: str):
         may_respond=has_permission(current_user, Permission.SIGNAL_RESPOND),
         may_edit=v.is_own(signal) and has_permission(current_user, Permission.SIGNAL_CREATE),
         transitions=sorted(s.value for s in services.TRANSITIONS[signal.status]),
+        related=queries.related_visible(v, signal),
     )
 
 
@@ -359,6 +360,22 @@ def recognise(signal_id: str):
         commit()
         flash(_("You marked this signal as recognisable."), "success")
     return redirect(url_for("signals.detail", signal_id=signal_id))
+
+
+@bp.post("/signals/<signal_id>/related")
+@require(Permission.SIGNAL_RESPOND)
+def link_related(signal_id: str):
+    try:
+        services.link_related(
+            current_user, parse_public_id(signal_id), request.form.get("reference", ""), ip=client_ip()
+        )
+    except ValidationFailed as error:
+        db.session.rollback()
+        flash(_(error.message), "error")
+    else:
+        commit()
+        flash(_("The signals are now linked."), "success")
+    return redirect(url_for("signals.detail", signal_id=signal_id) + "#related")
 
 
 @bp.post("/signals/<signal_id>/status")

@@ -221,3 +221,19 @@ def test_degraded_mode_without_redis(database_url, app, world, dbs, login_as):
     finally:
         socketio.server = app.extensions["portal_socketio_server"]
         limiter._storage, limiter._limiter = app.extensions["portal_limiter_state"]
+
+
+def test_link_related_signals_only_between_visible_ones(app, world, client, login_as):
+    first = post(app, world["users"]["author"], "stadsdeelnetwerk", "K2")
+    second = post(app, world["users"]["author"], "stadsdeelnetwerk", "K2")
+    private = post(app, world["users"]["author"], "eigen_locatie", "K2")
+    login_as(client, world["users"]["police_a"])
+    path = f"/signals/{first.public_id}"
+    token = csrf_token(client, path)
+    assert client.post(f"{path}/related", data={"csrf_token": token, "reference": second.reference}).status_code == 302
+    assert client.post(f"{path}/related", data={"csrf_token": token, "reference": private.reference}).status_code == 302
+    page = client.get(path).get_data(as_text=True)
+    assert second.reference in page
+    assert private.reference not in page  # not visible to the police: not linkable, not shown
+    login_as(client, world["users"]["other_school"])
+    assert second.reference in client.get(f"/signals/{first.public_id}").get_data(as_text=True)
