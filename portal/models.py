@@ -3,6 +3,8 @@
 from portal.audit.models import AuditEvent
 from portal.identity.models import LocalCredential, OidcIdentity, RoleAssignment, User, UserSession
 from portal.organisations.models import Area, District, Organisation
+from portal.police.models import AcuteAlert, PoliceFollowUp
+from portal.privacy.models import DeletionRecord, PersonReference
 from portal.rooms.models import Room, RoomMembership
 from portal.signals.models import (
     ReferenceCounter,
@@ -15,6 +17,10 @@ from portal.signals.models import (
 )
 
 __all__ = [
+    "AcuteAlert",
+    "DeletionRecord",
+    "PersonReference",
+    "PoliceFollowUp",
     "Area",
     "AuditEvent",
     "District",

@@ -171,6 +171,10 @@ class Signal(PublicIdMixin, TimestampMixin, db.Model):
     response_count: Mapped[int] = mapped_column(Integer, default=0)
     retention_until: Mapped[date | None] = mapped_column(Date)
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # retention counts from closure
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    police_picked_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # what the school sees of follow-up
+    pii_confirmation: Mapped[str] = mapped_column(String(200), default="", server_default="")  # reason given
 
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
     organisation: Mapped[Organisation] = relationship(foreign_keys=[organisation_id])

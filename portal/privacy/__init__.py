@@ -1,0 +1,1 @@
+"""The privacy machinery: access reports, retention, data-subject requests, small-number suppression."""
