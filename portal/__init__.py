@@ -3,6 +3,7 @@ socket namespaces → error pages → CLI."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +30,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     _init_extensions(app)
+    if os.environ.get("PORTAL_BENCH_COUNT_QUERIES") == "1":  # `make bench` only: X-Query-Count on every response
+        from portal.core import querycount
+
+        querycount.install(app)  # before the other after_request hooks, so that it runs last
     _register_blueprints(app)
 
     from portal.authz.decorators import install_login_wall
@@ -114,6 +119,9 @@ def _init_extensions(app: Flask) -> None:
         logger=False,
         engineio_logger=False,
     )
+    # Flask-SocketIO keeps one server on a module-level object; remember this app's own (tests build several apps).
+    app.extensions["portal_socketio_server"] = socketio.server
+    app.extensions["portal_limiter_state"] = (limiter._storage, limiter._limiter)  # same reason, for tests
     app.extensions["portal_redis"] = (
         redis.Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1) if redis_url else None
     )
@@ -128,13 +136,23 @@ def _origin(url: str) -> str:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.admin.views import bp as admin_bp
+    from portal.api.views import bp as api_bp
     from portal.audit.views import bp as audit_bp
+    from portal.identity.oidc_admin import bp as oidc_admin_bp
+    from portal.identity.oidc_views import bp as oidc_bp
     from portal.identity.views import bp as identity_bp
     from portal.main.views import bp as main_bp
     from portal.realtime import namespaces
+    from portal.police.views import bp as police_bp
+    from portal.signals.views import bp as signals_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(signals_bp)
+    app.register_blueprint(police_bp)
     app.register_blueprint(identity_bp)
+    app.register_blueprint(oidc_bp)
+    app.register_blueprint(oidc_admin_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(api_bp)
     namespaces.register(socketio)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
@@ -17,6 +19,8 @@ taxonomy_cli = AppGroup("taxonomy", help="Reference data (categories, location t
 portal_cli.add_command(audit_cli)
 portal_cli.add_command(demo_cli)
 portal_cli.add_command(taxonomy_cli)
+token_cli = AppGroup("token", help="Personal access tokens for the JSON API.")
+portal_cli.add_command(token_cli)
 
 
 @portal_cli.command("create-admin")
@@ -88,6 +92,29 @@ def taxonomy_load() -> None:
     click.echo(f"Reference data: {added} terms added.")
 
 
+@token_cli.command("create")
+@click.option("--user", "email", required=True, help="E-mail address of an active account.")
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 365), help="Days until it expires.")
+@click.option("--name", default="cli", show_default=True, help="A name to recognise the token by.")
+def token_create(email: str, days: int, name: str) -> None:
+    """Create a personal access token and print it (shown once; only its hash is stored)."""
+    from portal.identity import tokens
+    from portal.identity.services import find_user_by_email
+
+    try:
+        user = find_user_by_email(email)
+        if user is None:
+            raise click.ClickException(f"No account with e-mail address {email!r}.")
+        issued = tokens.create_token(user, name=name, days=days, via="cli")
+    except ValidationFailed as error:
+        raise click.ClickException(error.message) from error
+    commit()
+    click.echo(
+        f"Token {issued.token.name!r} for {user.email}, valid until {issued.token.expires_at:%Y-%m-%d %H:%M} UTC:"
+    )
+    click.echo(issued.secret)
+
+
 @audit_cli.command("verify")
 def audit_verify() -> None:
     """Walk the hash chain; exit 1 and name the first broken record if any."""
@@ -103,6 +130,21 @@ def audit_verify() -> None:
         err=True,
     )
     raise SystemExit(1)
+
+
+acute_cli = AppGroup("acute", help="Acute signals.")
+portal_cli.add_command(acute_cli)
+
+
+@acute_cli.command("escalate")
+@click.option("--minutes", type=int, default=None, help="Default: PORTAL_ACUTE_ESCALATION_MINUTES.")
+def acute_escalate(minutes: int | None) -> None:
+    """Escalate unacknowledged acute signals to the room's chair (run every minute from cron or a timer)."""
+    from portal.police.services import escalate_overdue
+
+    count = escalate_overdue(minutes or current_app.config["ACUTE_ESCALATION_MINUTES"])
+    commit()
+    click.echo(f"{count} acute signal(s) escalated.")
 
 
 @portal_cli.command("config-doc")
@@ -122,6 +164,8 @@ def config_doc() -> None:
 def serve(host: str, port: int) -> None:
     """Development server with live sockets (production: gunicorn + gevent, see README)."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    # Flask ignores app.run() inside its CLI (meant for `flask run`); this command *is* the server.
+    os.environ.pop("FLASK_RUN_FROM_CLI", None)
     click.echo(f"Portal on http://{host}:{port}  (Ctrl+C stops)")
     socketio.run(app, host=host, port=port, debug=False, use_reloader=False, allow_unsafe_werkzeug=True)
 

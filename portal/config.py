@@ -58,6 +58,17 @@ SETTINGS: tuple[Setting, ...] = (
         "SOCKETIO_ASYNC_MODE", "threading", str, "`gevent` in production (see README), `threading` in development."
     ),
     Setting("AUDIT_RETENTION_DAYS", 1826, _as_int, "How long audit records are kept (default 5 years)."),
+    Setting("ACUTE_ESCALATION_MINUTES", 15, _as_int, "Unacknowledged acute signals escalate to the chair after this."),
+    Setting("RETENTION_K3_ANONYMISE_DAYS", 365, _as_int, "K3 detail is anonymised to K2 this long after closure."),
+    Setting(
+        "RETENTION_K2_DELETE_DAYS", 1826, _as_int, "Signals are deleted (counts kept) this long after the incident."
+    ),
+    Setting(
+        "SUPPRESSION_THRESHOLD",
+        3,
+        _as_int,
+        "Counts below this number are shown as `<3` in trend reports and their exports (DOMAIN.md E.9).",
+    ),
 )
 
 

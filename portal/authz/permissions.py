@@ -35,11 +35,20 @@ class Permission(enum.StrEnum):
     SIGNAL_READ = "signals:signal:read"
     SIGNAL_RESPOND = "signals:signal:respond"
     SIGNAL_READ_SHARED = "signals:shared:read"  # signals explicitly shared with the user's organisation
+    POLICE_VIEW = "police:signals:read"  # the police overview across the officer's districts
+    POLICE_FOLLOW_UP = "police:followup:write"  # record police follow-up (with the restricted police reference)
+    ACUTE_ACKNOWLEDGE = "police:acute:acknowledge"
     AGGREGATE_READ = "reports:aggregate:read"
     # Meetings
     MEETING_READ = "meetings:meeting:read"
     MEETING_PROPOSE = "meetings:agenda:propose"
-    MEETING_MANAGE = "meetings:meeting:manage"
+    MEETING_MANAGE = "meetings:meeting:manage"  # organise the meetings of a district network
+    MEETING_MANAGE_CITY = "meetings:city_meeting:manage"  # organise the city-wide and directors' meetings
+    MEETING_SCHOOL_INPUT = "meetings:school_input:submit"  # the school's top-3 concerns before a meeting
+    MEETING_PARTNER_PICTURE = "meetings:partner_picture:submit"  # the written "beeld" of police and street partners
+    MEETING_EXPORT = "meetings:meeting:export"  # PDF and calendar exports (watermarked, audited)
+    MINUTES_COMMENT = "meetings:minutes:comment"  # the comment round on draft minutes
+    ACTION_UPDATE = "meetings:action:update"  # progress on actions owned by the user's organisation
     # Administration
     ADMIN_ACCESS = "admin:portal:access"
     ADMIN_ORGANISATIONS = "admin:organisation:manage"
@@ -49,3 +58,6 @@ class Permission(enum.StrEnum):
     # Privacy and audit
     AUDIT_READ = "audit:log:read"
     AUDIT_VERIFY = "audit:log:verify"
+    ACCESS_REPORT = "privacy:access:read"  # who opened which signal (privacy officer)
+    SUBJECT_REQUESTS = "privacy:subject:manage"  # find, export, rectify and erase a data subject's data
+    RETENTION_READ = "privacy:retention:read"

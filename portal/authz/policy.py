@@ -16,42 +16,85 @@ from portal.core.db import utcnow
 from portal.extensions import db
 from portal.identity.models import RoleAssignment, User, UserStatus
 
-ROOM_MEMBER = {P.ROOM_READ, P.SIGNAL_READ, P.SIGNAL_READ_SHARED, P.MEETING_READ}
+ROOM_MEMBER = {P.ROOM_READ, P.SIGNAL_READ, P.SIGNAL_READ_SHARED, P.MEETING_READ, P.MEETING_EXPORT}
+# Taking part in the network meetings: the comment round on minutes, progress on the own organisation's actions.
+MEETING_MEMBER = {P.MINUTES_COMMENT, P.ACTION_UPDATE}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[P]] = {
-    # Allowed: create and share signals, respond, propose agenda items. Disallowed: administration, audit.
-    Role.SCHOOL_COORDINATOR: frozenset(ROOM_MEMBER | {P.SIGNAL_CREATE, P.SIGNAL_RESPOND, P.MEETING_PROPOSE}),
-    # Allowed: the coordinator's rights for their own school, plus the directors' consultation.
-    Role.SCHOOL_DIRECTOR: frozenset(ROOM_MEMBER | {P.SIGNAL_CREATE, P.SIGNAL_RESPOND, P.MEETING_PROPOSE}),
-    # Allowed: aggregated statistics of the board's locations only. Disallowed: single signals.
-    Role.BOARD_OFFICER: frozenset({P.AGGREGATE_READ}),
-    # Allowed: signals in assigned districts, respond, meeting input. Disallowed: creating school signals.
-    Role.POLICE_OFFICER: frozenset(ROOM_MEMBER | {P.SIGNAL_RESPOND, P.MEETING_PROPOSE}),
-    # Allowed: city-wide aggregates and trend input.
-    Role.POLICE_EXPERT: frozenset({P.AGGREGATE_READ, P.MEETING_READ, P.MEETING_PROPOSE}),
-    # Allowed: city-wide aggregates and meeting materials where invited. Disallowed: case data.
-    Role.OM_OFFICER: frozenset({P.AGGREGATE_READ, P.MEETING_READ, P.SIGNAL_READ_SHARED}),
-    # Allowed: the own district's room content; chair meetings.
-    Role.DISTRICT_SAFETY_MANAGER: frozenset(
-        ROOM_MEMBER | {P.SIGNAL_CREATE, P.SIGNAL_RESPOND, P.MEETING_PROPOSE, P.MEETING_MANAGE, P.AGGREGATE_READ}
+    # Allowed: create and share signals, respond, propose agenda items, the school's meeting input, update own
+    # actions. Disallowed: administration, audit, organising meetings.
+    Role.SCHOOL_COORDINATOR: frozenset(
+        ROOM_MEMBER | MEETING_MEMBER | {P.SIGNAL_CREATE, P.SIGNAL_RESPOND, P.MEETING_PROPOSE, P.MEETING_SCHOOL_INPUT}
     ),
-    # Allowed: all rooms, city-wide dashboards, taxonomy.
+    # Allowed: the coordinator's rights for their own school, plus the directors' consultation.
+    Role.SCHOOL_DIRECTOR: frozenset(
+        ROOM_MEMBER | MEETING_MEMBER | {P.SIGNAL_CREATE, P.SIGNAL_RESPOND, P.MEETING_PROPOSE, P.MEETING_SCHOOL_INPUT}
+    ),
+    # Allowed: aggregated statistics of the board's locations only. Disallowed: single signals, meetings.
+    Role.BOARD_OFFICER: frozenset({P.AGGREGATE_READ}),
+    # Allowed: signals in assigned districts, respond, meeting input and the (aggregated) police picture.
+    # Disallowed: creating school signals.
+    Role.POLICE_OFFICER: frozenset(
+        ROOM_MEMBER
+        | MEETING_MEMBER
+        | {P.SIGNAL_RESPOND, P.MEETING_PROPOSE, P.MEETING_PARTNER_PICTURE}
+        | {P.POLICE_VIEW, P.POLICE_FOLLOW_UP, P.ACUTE_ACKNOWLEDGE}
+    ),
+    # Allowed: city-wide aggregates and trend input (the police picture).
+    Role.POLICE_EXPERT: frozenset(
+        MEETING_MEMBER
+        | {P.AGGREGATE_READ, P.MEETING_READ, P.MEETING_EXPORT, P.MEETING_PROPOSE, P.MEETING_PARTNER_PICTURE}
+    ),
+    # Allowed: city-wide aggregates, meeting materials where invited, comments on minutes. Disallowed: case data.
+    Role.OM_OFFICER: frozenset(
+        {P.AGGREGATE_READ, P.MEETING_READ, P.MEETING_EXPORT, P.MINUTES_COMMENT, P.SIGNAL_READ_SHARED}
+    ),
+    # Allowed: the own district's room content; chair the district network's meetings.
+    Role.DISTRICT_SAFETY_MANAGER: frozenset(
+        ROOM_MEMBER
+        | MEETING_MEMBER
+        | {P.SIGNAL_CREATE, P.SIGNAL_RESPOND, P.MEETING_PROPOSE, P.MEETING_MANAGE, P.AGGREGATE_READ}
+        | {P.ACUTE_ACKNOWLEDGE}  # escalations of unacknowledged acute signals land with the chair
+    ),
+    # Allowed: all rooms, city-wide dashboards, taxonomy; organise the city-wide network and the directors'
+    # consultation. Disallowed: organising a district network's meetings (the district safety manager does).
     Role.COVENANT_COORDINATOR: frozenset(
         ROOM_MEMBER
-        | {P.SIGNAL_RESPOND, P.MEETING_PROPOSE, P.MEETING_MANAGE, P.AGGREGATE_READ}
+        | MEETING_MEMBER
+        | {P.SIGNAL_RESPOND, P.MEETING_PROPOSE, P.MEETING_MANAGE_CITY, P.AGGREGATE_READ}
         | {P.ADMIN_ACCESS, P.ADMIN_TAXONOMY}
     ),
     # Allowed: tagged signals of their schools; respond.
-    Role.ATTENDANCE_OFFICER: frozenset(ROOM_MEMBER | {P.SIGNAL_RESPOND}),
-    # Allowed: room content as invited guests; respond; street input.
-    Role.PARTNER: frozenset(ROOM_MEMBER | {P.SIGNAL_RESPOND, P.MEETING_PROPOSE}),
+    Role.ATTENDANCE_OFFICER: frozenset(ROOM_MEMBER | MEETING_MEMBER | {P.SIGNAL_RESPOND}),
+    # Allowed: room content as invited guests; respond; street input (the youth work / youth enforcement picture).
+    Role.PARTNER: frozenset(
+        ROOM_MEMBER | MEETING_MEMBER | {P.SIGNAL_RESPOND, P.MEETING_PROPOSE, P.MEETING_PARTNER_PICTURE}
+    ),
     # Allowed: configuration, users, roles. Disallowed: content beyond K1, the audit trail.
     Role.FUNCTIONAL_ADMIN: frozenset(
         {P.ADMIN_ACCESS, P.ADMIN_ORGANISATIONS, P.ADMIN_USERS, P.ADMIN_ROOMS, P.ADMIN_TAXONOMY}
     ),
     # Allowed: the audit trail and its verification. Disallowed: content and administration.
-    Role.PRIVACY_OFFICER: frozenset({P.AUDIT_READ, P.AUDIT_VERIFY}),
+    Role.PRIVACY_OFFICER: frozenset(
+        {P.AUDIT_READ, P.AUDIT_VERIFY, P.ACCESS_REPORT, P.SUBJECT_REQUESTS, P.RETENTION_READ}
+    ),
 }
+
+# Which permission organises the meetings of each kind of room (DOMAIN.md B.5, D.1): the district safety manager
+# chairs the district networks, the covenant coordinator the city-wide network and the directors' consultation.
+# Keys are ``RoomKind`` values. Organising also needs a current seat in the room (meetings.queries checks it).
+MEETING_MANAGER_PERMISSION: dict[str, P] = {
+    "district": P.MEETING_MANAGE,
+    "city": P.MEETING_MANAGE_CITY,
+    "directors": P.MEETING_MANAGE_CITY,
+}
+
+
+def may_manage_meetings(user: User | None, room_kind: str) -> bool:
+    """Whether the user's roles let them organise (chair, take minutes of) meetings of this kind of room."""
+    permission = MEETING_MANAGER_PERMISSION.get(str(room_kind))
+    return permission is not None and has_permission(user, permission)
+
 
 # Roles that may only be held by people with a local break-glass account and a second factor outside demo mode.
 ADMINISTRATIVE_ROLES = frozenset({Role.FUNCTIONAL_ADMIN})

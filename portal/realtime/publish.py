@@ -89,19 +89,26 @@ def plan_signal_event(kind: str, signal_id: int, room_seqs: list[tuple[int, int]
     from portal.signals.models import SharingScope, Signal
     from portal.signals.presenter import present
     from portal.signals.queries import _eager, matrix
-    from portal.signals.visibility import RESTRICTED_FIELDS, VIEWER_KINDS
+    from portal.signals.visibility import OWN_FIELDS, POLICE_DETAILS, VIEWER_KINDS
 
     signal = db.session.scalar(select(Signal).where(Signal.id == signal_id).options(*_eager()))
     if signal is None:
         return
     visibility = matrix()
     own_orgs = {signal.organisation_id} | ({signal.school_location_id} if signal.school_location_id else set())
-    full = present(signal, RESTRICTED_FIELDS)
+    classification = signal.classification.value
     variants = {
-        k: present(signal, visibility[k][signal.classification.value])
+        k: present(signal, visibility[k][classification])
         for k in VIEWER_KINDS
-        if visibility[k][signal.classification.value] is not None
+        if visibility[k][classification] is not None
     }
+    # The posting organisation sees its own fields; police details only where its row of the matrix grants them.
+    own_fields = {
+        k: OWN_FIELDS | ((visibility[k][classification] or frozenset()) & {POLICE_DETAILS}) for k in VIEWER_KINDS
+    }
+    own_variants: dict[frozenset, tuple[dict, list[str]]] = {}
+    for k, fields in own_fields.items():
+        own_variants.setdefault(fields, (present(signal, fields), []))[1].append(k)
     rooms = {r.id: r for r in db.session.scalars(select(Room).where(Room.id.in_([r for r, _ in room_seqs])))}
 
     scope = signal.sharing_scope
@@ -118,11 +125,12 @@ def plan_signal_event(kind: str, signal_id: int, room_seqs: list[tuple[int, int]
             targets, channel = set(), org_channel
         for room_id, seq in room_seqs:
             room_key = str(rooms[room_id].public_id)
-            yield (
-                kind,
-                {"room": room_key, "seq": seq, "signal": full},
-                [org_channel(o, k) for o in own_orgs for k in VIEWER_KINDS],
-            )
+            for payload, kinds in own_variants.values():
+                yield (
+                    kind,
+                    {"room": room_key, "seq": seq, "signal": payload},
+                    [org_channel(o, k) for o in sorted(own_orgs) for k in kinds],
+                )
             for viewer_kind, payload in variants.items():
                 channels = [channel(o, viewer_kind) for o in sorted(targets)]
                 if channels:
@@ -142,13 +150,28 @@ def plan_signal_event(kind: str, signal_id: int, room_seqs: list[tuple[int, int]
         room_key = str(room.public_id)
         own_in_room = member_orgs & own_orgs
         if own_in_room:
-            yield (
-                kind,
-                {"room": room_key, "seq": seq, "signal": full},
-                [aud_channel(room_id, k, o) for o in sorted(own_in_room) for k in VIEWER_KINDS],
-            )
+            for payload, kinds in own_variants.values():
+                yield (
+                    kind,
+                    {"room": room_key, "seq": seq, "signal": payload},
+                    [aud_channel(room_id, k, o) for o in sorted(own_in_room) for k in kinds],
+                )
         others = sorted(member_orgs - own_orgs)
         for viewer_kind, payload in variants.items():
             channels = [aud_channel(room_id, viewer_kind, o) for o in others]
             if channels:
                 yield kind, {"room": room_key, "seq": seq, "signal": payload}, channels
+
+
+def notify_user(user_id: int, event: str, payload: dict) -> None:
+    """After commit: a personal notification to every socket of one user (on every worker)."""
+
+    def _send() -> None:
+        if getattr(socketio, "server", None) is None:
+            return
+        try:
+            socketio.emit(event, payload, to=user_room(user_id), namespace=NAMESPACE)
+        except Exception:
+            log.exception("could not notify user %s", user_id)
+
+    on_commit(_send)

@@ -191,6 +191,7 @@ class Signal(PublicIdMixin, TimestampMixin, db.Model):
     recipients: Mapped[list[Organisation]] = relationship(secondary=signal_recipients)
     responses: Mapped[list[SignalResponse]] = relationship(back_populates="signal", order_by="SignalResponse.id")
     status_history: Mapped[list[SignalStatusChange]] = relationship(order_by="SignalStatusChange.id")
+    follow_ups = relationship("PoliceFollowUp", order_by="PoliceFollowUp.id", viewonly=True)
 
     def __str__(self) -> str:
         return self.reference

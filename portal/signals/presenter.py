@@ -4,7 +4,7 @@ payloads alike, so hidden fields are dropped in exactly one place (R-AZ-5)."""
 from __future__ import annotations
 
 from portal.signals.models import Signal
-from portal.signals.visibility import RESTRICTED_FIELDS
+from portal.signals.visibility import POLICE_DETAILS, RESTRICTED_FIELDS
 
 
 def _term(term) -> dict | None:
@@ -58,5 +58,16 @@ def present(signal: Signal, fields: frozenset[str] | None) -> dict:
         data["author"] = {"name": signal.created_by.display_name, "organisation": signal.organisation.name}
     if "measures" in fields:
         data["school_measures"] = list(signal.school_measures or [])
+    data["police_picked_up_at"] = signal.police_picked_up_at.isoformat() if signal.police_picked_up_at else None
+    if POLICE_DETAILS in fields:
+        data["police_follow_up"] = [
+            {
+                "status": step.status.value,
+                "intervention": _term(step.intervention),
+                "police_reference": step.police_reference,
+                "at": step.created_at.isoformat(),
+            }
+            for step in signal.follow_ups
+        ]
     data["visible_fields"] = sorted(fields & RESTRICTED_FIELDS)
     return data

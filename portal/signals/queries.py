@@ -18,6 +18,7 @@ from portal.core.errors import NotFound
 from portal.extensions import db
 from portal.identity.models import User
 from portal.organisations.models import Organisation, OrganisationKind
+from portal.police.models import PoliceFollowUp
 from portal.rooms.models import Room, RoomKind
 from portal.rooms.queries import memberships_of
 from portal.signals.models import (
@@ -74,11 +75,12 @@ class Viewer:
 
     def fields_for(self, signal: Signal) -> frozenset[str] | None:
         """The restricted fields this viewer sees of ``signal`` (all for its own organisation)."""
-        from portal.signals.visibility import RESTRICTED_FIELDS
+        from portal.signals.visibility import OWN_FIELDS, POLICE_DETAILS
 
+        granted = self.visible_fields.get(signal.classification.value)
         if self.is_own(signal):
-            return RESTRICTED_FIELDS
-        return self.visible_fields.get(signal.classification.value)
+            return OWN_FIELDS | ((granted or frozenset()) & {POLICE_DETAILS})
+        return granted
 
 
 def matrix() -> dict:
@@ -209,6 +211,8 @@ class SignalFilter:
     severity: str = ""
     status: str = ""
     school_id: int | None = None
+    district_id: int | None = None
+    police_follow_up: str = ""  # "none": not picked up by the police yet; "picked_up": picked up
     q: str = ""
     after_id: int | None = None  # keyset cursor: only signals older than this id
 
@@ -241,6 +245,7 @@ def _eager():
         selectinload(Signal.themes),
         selectinload(Signal.organisation),
         selectinload(Signal.created_by),
+        selectinload(Signal.follow_ups).selectinload(PoliceFollowUp.intervention),
     )
 
 
@@ -300,6 +305,12 @@ def list_signals(viewer: Viewer, criteria: SignalFilter, limit: int = PAGE_SIZE)
             Signal.school_location_id == criteria.school_id,
             or_(viewer.own_clause(), Signal.classification.in_(viewer.classes_showing("school"))),
         )
+    if criteria.district_id:
+        stmt = stmt.where(Signal.district_id == criteria.district_id)
+    if criteria.police_follow_up == "none":
+        stmt = stmt.where(Signal.police_picked_up_at.is_(None))
+    elif criteria.police_follow_up == "picked_up":
+        stmt = stmt.where(Signal.police_picked_up_at.is_not(None))
     fts = search_clause(criteria.q)
     if fts is not None:
         # Words in the details count only where the viewer sees the details; elsewhere only the summary is

@@ -45,6 +45,7 @@ from portal.signals.models import (
     Vocabulary,
 )
 
+ACUTE = "acuut"  # the severity code that means "danger now": 112 first, then the room's police contact
 SUMMARY_MAX = 280
 DETAILS_MAX = 5000  # characters of text (after cleaning)
 RESPONSE_MAX = 2000
@@ -138,7 +139,7 @@ def rooms_for(signal: Signal) -> list[Room]:
     return list(db.session.scalars(stmt.order_by(Room.id)))
 
 
-def _append_events(signal: Signal, kind: str) -> list[tuple[Room, RoomEvent]]:
+def append_events(signal: Signal, kind: str) -> list[tuple[Room, RoomEvent]]:
     """Next sequence number in every room of the signal; the room row lock keeps ``seq`` gap-free and unique."""
     appended = []
     for room in rooms_for(signal):
@@ -220,8 +221,16 @@ def create_signal(author: User, data: SignalInput, *, ip: str) -> Created:
         details={"scope": signal.sharing_scope.value, "classification": signal.classification.value},
     )
     if status is SignalStatus.SHARED:
-        _append_events(signal, "signal.created")
+        append_events(signal, "signal.created")
+        _raise_acute_if_needed(signal)
     return Created(signal, True)
+
+
+def _raise_acute_if_needed(signal: Signal) -> None:
+    if signal.severity.code == ACUTE and signal.status is not SignalStatus.DRAFT:
+        from portal.police.services import raise_acute
+
+        raise_acute(signal)
 
 
 def _apply(signal: Signal, data: SignalInput, *, school: Organisation | None, district: District) -> None:
@@ -343,7 +352,8 @@ def update_signal(author: User, public_id, data: SignalInput, *, ip: str) -> Sig
     db.session.flush()
     audit.record("signal.update", actor=author, ip=ip, object_type="signal", object_id=str(signal.public_id))
     if signal.status is not SignalStatus.DRAFT:
-        _append_events(signal, "signal.updated" if was_shared else "signal.created")
+        append_events(signal, "signal.updated" if was_shared else "signal.created")
+        _raise_acute_if_needed(signal)
     return signal
 
 
@@ -356,6 +366,7 @@ def _change_status(signal: Signal, status: SignalStatus, actor: User) -> None:
         )
     )
     signal.status = status
+    signal.closed_at = utcnow() if status is SignalStatus.CLOSED else None
 
 
 def set_status(author: User, public_id, status: str, *, ip: str) -> Signal:
@@ -373,7 +384,8 @@ def set_status(author: User, public_id, status: str, *, ip: str) -> Signal:
         object_id=str(signal.public_id),
         details={"to": signal.status.value},
     )
-    _append_events(signal, "signal.created" if was_draft else "signal.updated")
+    append_events(signal, "signal.created" if was_draft else "signal.updated")
+    _raise_acute_if_needed(signal)
     return signal
 
 
@@ -414,7 +426,7 @@ def add_response(user: User, public_id, kind: str, text_html: str, client_key: s
         object_id=str(signal.public_id),
         details={"kind": response_kind.value},
     )
-    _append_events(signal, "signal.response")
+    append_events(signal, "signal.response")
     return response
 
 
@@ -439,7 +451,7 @@ def recognise(user: User, public_id, *, ip: str) -> Signal:
         db.session.flush()
         db.session.refresh(signal)
         audit.record("signal.recognise", actor=user, ip=ip, object_type="signal", object_id=str(signal.public_id))
-        _append_events(signal, "signal.recognised")
+        append_events(signal, "signal.recognised")
     return signal
 
 

@@ -19,21 +19,25 @@ from collections.abc import Mapping
 
 # Restricted fields; everything else (reference, district, category, severity, summary, month, status ...) is
 # visible to anyone who may see the signal at all.
-RESTRICTED_FIELDS = frozenset({"school", "area", "occurred_on", "details", "involved", "author", "measures"})
+OWN_FIELDS = frozenset({"school", "area", "occurred_on", "details", "involved", "author", "measures"})
+# The police's follow-up details (status history, interventions, the police reference number): never part of
+# what the posting school sees of its own signal; only the rows of the matrix that list it.
+POLICE_DETAILS = "police_details"
+RESTRICTED_FIELDS = OWN_FIELDS | {POLICE_DETAILS}
 
-ALL = sorted(RESTRICTED_FIELDS)
+ALL = sorted(OWN_FIELDS)
 
 DEFAULT_MATRIX: dict[str, dict[str, list[str] | None]] = {
     # Other schools: "een VO-school in Almere Buiten", the month not the day, no details of K3 signals.
     "school": {"K2": ["area", "details", "involved", "measures"], "K3": ["involved"]},
     # Police with a school task: K2 and K3 in full, for their districts (audience decided by room membership).
-    "police": {"K2": ALL, "K3": ALL},
+    "police": {"K2": [*ALL, POLICE_DETAILS], "K3": [*ALL, POLICE_DETAILS]},
     # Municipality (district safety manager, covenant coordinator, compulsory education).
     "municipality": {"K2": ALL, "K3": ALL},
     # Invited partners (youth work, youth enforcement, GGD, Halt): K2 only, without the school's name.
     "partner": {"K2": ["area", "details", "involved", "measures"], "K3": None},
     # OM: only what was explicitly shared with the OM as a named recipient.
-    "om": {"K2": ALL, "K3": ALL},
+    "om": {"K2": [*ALL, POLICE_DETAILS], "K3": [*ALL, POLICE_DETAILS]},
 }
 
 VIEWER_KINDS = tuple(DEFAULT_MATRIX)

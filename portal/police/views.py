@@ -1,0 +1,171 @@
+"""The police overview, police follow-up, acute acknowledgements and the city-wide aggregate view."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.audit import services as audit
+from portal.audit.models import AuditEvent
+from portal.authz.decorators import require
+from portal.authz.permissions import Permission
+from portal.core.db import commit, parse_public_id, utcnow
+from portal.core.errors import ValidationFailed
+from portal.core.i18n import select_locale
+from portal.core.security import client_ip
+from portal.extensions import db
+from portal.organisations.models import District
+from portal.police import services
+from portal.police.forms import FollowUpForm, PeriodForm, PoliceFilterForm
+from portal.privacy.aggregates import category_by_district
+from portal.signals import queries
+from portal.signals.models import SharingScope, Vocabulary
+from portal.signals.presenter import present
+from portal.signals.taxonomy import terms
+from portal.signals.views import viewer
+
+bp = Blueprint("police", __name__)
+
+
+def _choices(vocabulary: Vocabulary) -> list[tuple[str, str]]:
+    language = select_locale()
+    return [("", _("All"))] + [(t.code, t.label(language)) for t in terms(vocabulary)]
+
+
+def _previous_visit() -> object | None:
+    """The time of this user's previous visit to the overview, from the audit trail (no extra bookkeeping)."""
+    return db.session.scalar(
+        select(AuditEvent.occurred_at)
+        .where(AuditEvent.actor_id == str(current_user.public_id), AuditEvent.action == "police.overview")
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+
+
+@bp.get("/police")
+@require(Permission.POLICE_VIEW)
+def overview():
+    v = viewer()
+    form = PoliceFilterForm(request.args)
+    districts = list(
+        db.session.scalars(select(District).where(District.id.in_(list(v.district_ids))).order_by(District.name))
+    )
+    form.district.choices = [("", _("All"))] + [(d.code, d.name) for d in districts]
+    form.category.choices = _choices(Vocabulary.CATEGORY)
+    form.severity.choices = _choices(Vocabulary.SEVERITY)
+    last_visit = _previous_visit()
+    cards, next_id = [], None
+    if form.validate():
+        district_id = next((d.id for d in districts if d.code == form.district.data), None)
+        criteria = queries.SignalFilter(
+            start=form.start.data,
+            end=form.end.data,
+            category=form.category.data or "",
+            severity=form.severity.data or "",
+            status=form.status.data or "",
+            district_id=district_id if form.district.data else None,
+            police_follow_up=form.follow_up.data or "",
+            q=(form.q.data or "").strip(),
+            after_id=queries.decode_cursor(request.args.get("cursor")),
+        )
+        signals, next_id = queries.list_signals(v, criteria)
+        cards = [
+            present(s, v.fields_for(s)) | {"is_new": bool(last_visit and s.created_at > last_visit)} for s in signals
+        ]
+    if not request.args.get("cursor"):
+        audit.record(
+            "police.overview",
+            actor=current_user,
+            ip=client_ip(),
+            object_type="signal_list",
+            details={"results": len(cards)},
+        )
+    commit()
+    args = {k: val for k, val in request.args.items() if k != "cursor"}
+    return render_template(
+        "police/overview.html",
+        form=form,
+        cards=cards,
+        args=args,
+        last_visit=last_visit,
+        alerts=services.open_alerts_for(current_user),
+        next_cursor=queries.encode_cursor(next_id) if next_id else None,
+    )
+
+
+@bp.route("/signals/<signal_id>/follow-up", methods=["GET", "POST"])
+@require(Permission.POLICE_FOLLOW_UP)
+def follow_up(signal_id: str):
+    v = viewer()
+    signal = queries.get_visible_signal(v, parse_public_id(signal_id))
+    form = FollowUpForm()
+    form.intervention.choices = [("", _("None")), *_choices(Vocabulary.PARTNER_INTERVENTION)[1:]]
+    if form.validate_on_submit():
+        try:
+            services.record_follow_up(
+                current_user,
+                signal.public_id,
+                form.status.data,
+                intervention=form.intervention.data or "",
+                police_reference=form.police_reference.data or "",
+                ip=client_ip(),
+            )
+        except ValidationFailed as error:
+            db.session.rollback()
+            getattr(form, error.field or "status", form.status).errors = [_(error.message)]
+        else:
+            commit()
+            flash(_("The follow-up has been recorded."), "success")
+            return redirect(url_for("signals.detail", signal_id=signal.public_id))
+    card = present(signal, v.fields_for(signal))
+    return render_template("police/follow_up.html", form=form, card=card), 200 if request.method == "GET" else 400
+
+
+@bp.post("/signals/<signal_id>/acknowledge")
+@require(Permission.ACUTE_ACKNOWLEDGE)
+def acknowledge(signal_id: str):
+    try:
+        services.acknowledge(current_user, parse_public_id(signal_id), ip=client_ip())
+    except ValidationFailed as error:
+        db.session.rollback()
+        flash(_(error.message), "error")
+    else:
+        commit()
+        flash(_("Acknowledged: the room can see that the police are on it."), "success")
+    return redirect(url_for("signals.detail", signal_id=signal_id))
+
+
+@bp.get("/statistics")
+@require(Permission.AGGREGATE_READ)
+def statistics():
+    """City-wide aggregates per category and district, small numbers suppressed; plus what was explicitly
+    shared with the user's organisation (the only case data OM sees)."""
+    form = PeriodForm(request.args)
+    today = utcnow().date()
+    start, end = today - timedelta(days=365), today
+    if form.validate():
+        start, end = form.start.data or start, form.end.data or end
+    table = category_by_district(start, end, language=select_locale())
+    v = viewer()
+    shared = []
+    if v.reads_shared:
+        signals, _next = queries.list_signals(v, queries.SignalFilter(), limit=50)
+        shared = [present(s, v.fields_for(s)) for s in signals if s.sharing_scope is SharingScope.NAMED]
+    audit.record(
+        "statistics.view",
+        actor=current_user,
+        ip=client_ip(),
+        object_type="aggregate",
+        details={"from": start.isoformat(), "to": end.isoformat()},
+    )
+    commit()
+    return render_template("police/statistics.html", form=form, table=table, start=start, end=end, shared=shared)
+
+
+@bp.app_template_global()
+def open_acute_alerts():
+    return services.open_alerts_for(current_user)
