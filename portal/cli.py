@@ -147,6 +147,26 @@ def acute_escalate(minutes: int | None) -> None:
     click.echo(f"{count} acute signal(s) escalated.")
 
 
+retention_cli = AppGroup("retention", help="Retention of signals (anonymise, delete).")
+portal_cli.add_command(retention_cli)
+
+
+@retention_cli.command("run")
+@click.option("--dry-run", is_flag=True, help="Only count what is due.")
+def retention_run(dry_run: bool) -> None:
+    """Anonymise and delete what is due; keeps content-free deletion records; honours legal holds."""
+    from portal.privacy import retention
+
+    plan = retention.plan_from_config()
+    with click.progressbar(length=0, label="Retention", show_pos=True) as bar:
+        report = retention.run(plan, dry_run=dry_run, progress=bar.update)
+    verb = "would be" if dry_run else "were"
+    click.echo(
+        f"{report.anonymised} signal(s) {verb} anonymised, {report.deleted} {verb} deleted; "
+        f"{report.held} under legal hold."
+    )
+
+
 @portal_cli.command("config-doc")
 def config_doc() -> None:
     """Print the configuration reference (Markdown) for the README."""
