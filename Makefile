@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: run test lint format bench translations extract-messages install vendor-assets browser clean
+.PHONY: run test test-deps lint format bench translations extract-messages install vendor-assets browser clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,12 @@ browser:
 	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is not installed: browser tests will be skipped (sudo apt-get install chromium)"; fi; }
 
-test: install browser
+# Test-only JavaScript (axe-core for the browser tests), pinned in tests/e2e/package-lock.json.
+test-deps:
+	@test -d tests/e2e/node_modules || npm ci --prefix tests/e2e --no-audit --no-fund --silent
+	@test -d tests/oidc/node_modules || npm ci --prefix tests/oidc --no-audit --no-fund --silent  # the real OpenID provider (oidc-provider) for the SSO tests
+
+test: install browser test-deps
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -49,7 +54,12 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install
+# The benchmark (bench/README.md): PostgreSQL and Redis on 127.0.0.1, Node for the anchor and the load generators.
+# `make bench BENCH_ARGS=--quick` takes a few minutes; the full run stays under ~20 minutes on 2 cores.
+bench/node_modules/.package-lock.json: bench/package.json bench/package-lock.json
+	npm ci --prefix bench --no-audit --no-fund
+
+bench: install bench/node_modules/.package-lock.json
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 vendor-assets:

@@ -142,17 +142,21 @@ def _register_blueprints(app: Flask) -> None:
     from portal.identity.oidc_views import bp as oidc_bp
     from portal.identity.views import bp as identity_bp
     from portal.main.views import bp as main_bp
-    from portal.realtime import namespaces
+    from portal.meetings.views import bp as meetings_bp
     from portal.police.views import bp as police_bp
+    from portal.privacy.views import bp as privacy_bp
+    from portal.realtime import namespaces
     from portal.signals.views import bp as signals_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(signals_bp)
     app.register_blueprint(police_bp)
+    app.register_blueprint(privacy_bp)
     app.register_blueprint(identity_bp)
     app.register_blueprint(oidc_bp)
     app.register_blueprint(oidc_admin_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(meetings_bp)
     namespaces.register(socketio)

@@ -2,6 +2,22 @@
 
 from portal.audit.models import AuditEvent
 from portal.identity.models import LocalCredential, OidcIdentity, RoleAssignment, User, UserSession
+from portal.meetings.models import (
+    ActionItem,
+    ActionUpdate,
+    AgendaItem,
+    Attendance,
+    Meeting,
+    MeetingInvitee,
+    MeetingPresence,
+    MeetingStatusChange,
+    Minutes,
+    MinutesComment,
+    MinutesVersion,
+    PartnerPicture,
+    SchoolInput,
+    TrendReport,
+)
 from portal.organisations.models import Area, District, Organisation
 from portal.police.models import AcuteAlert, PoliceFollowUp
 from portal.privacy.models import DeletionRecord, PersonReference
@@ -17,26 +33,40 @@ from portal.signals.models import (
 )
 
 __all__ = [
+    "ActionItem",
+    "ActionUpdate",
     "AcuteAlert",
-    "DeletionRecord",
-    "PersonReference",
-    "PoliceFollowUp",
+    "AgendaItem",
     "Area",
+    "Attendance",
     "AuditEvent",
+    "DeletionRecord",
     "District",
     "LocalCredential",
+    "Meeting",
+    "MeetingInvitee",
+    "MeetingPresence",
+    "MeetingStatusChange",
+    "Minutes",
+    "MinutesComment",
+    "MinutesVersion",
     "OidcIdentity",
     "Organisation",
+    "PartnerPicture",
+    "PersonReference",
+    "PoliceFollowUp",
+    "ReferenceCounter",
     "RoleAssignment",
     "Room",
-    "RoomMembership",
-    "ReferenceCounter",
     "RoomEvent",
+    "RoomMembership",
+    "SchoolInput",
     "Signal",
     "SignalRecognition",
     "SignalResponse",
     "SignalStatusChange",
     "TaxonomyTerm",
+    "TrendReport",
     "User",
     "UserSession",
 ]

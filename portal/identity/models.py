@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.authz.permissions import Role, ScopeType
@@ -129,5 +129,67 @@ class UserSession(PublicIdMixin, db.Model):
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(200), default="")
     auth_method: Mapped[str] = mapped_column(String(64), default="local")
+    # Sessions started through single sign-on: the provider's slug, the provider's own session id (``sid``, for
+    # back-channel logout) and the ID token (the ``id_token_hint`` of RP-initiated logout).
+    oidc_provider: Mapped[str | None] = mapped_column(String(64), index=True)
+    oidc_sid: Mapped[str | None] = mapped_column(String(255), index=True)
+    oidc_id_token: Mapped[str | None] = mapped_column(Text)
 
     user: Mapped[User] = relationship()
+
+
+class OidcAuthRequest(db.Model):
+    """One pending authorization (or RP-initiated logout) request: single-use, short-lived, bound to the browser
+    that started it (``browser_hash``), with the issuer we expect to answer (R-AUTH-1, R-AUTH-4, R-AUTH-8).
+    Only the SHA-256 of ``state`` is stored (it is the lookup key); the nonce and the PKCE verifier are needed in
+    clear at the callback and live for minutes at most."""
+
+    __tablename__ = "oidc_auth_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # "login" or "logout"
+    provider: Mapped[str] = mapped_column(String(64))
+    issuer: Mapped[str] = mapped_column(String(500))
+    nonce: Mapped[str] = mapped_column(String(128), default="")
+    code_verifier: Mapped[str] = mapped_column(String(128), default="")
+    redirect_uri: Mapped[str] = mapped_column(String(500), default="")
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    next_url: Mapped[str] = mapped_column(String(2000), default="/")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class OidcLogoutToken(db.Model):
+    """``jti`` values of accepted back-channel logout tokens, kept until the token could no longer be accepted,
+    so that a replayed logout token is refused (R-AUTH-7)."""
+
+    __tablename__ = "oidc_logout_tokens"
+    __table_args__ = (UniqueConstraint("provider", "jti"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    jti: Mapped[str] = mapped_column(String(255))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ApiToken(PublicIdMixin, db.Model):
+    """A personal access token for the JSON API. It acts as its user (never with more rights) until it expires or
+    is revoked. Only the SHA-256 of the secret is stored; the secret itself is shown once, at creation."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    def is_usable(self, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at

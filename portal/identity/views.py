@@ -8,11 +8,12 @@ from flask_login import current_user
 
 from portal.authz.decorators import public
 from portal.core.db import commit, parse_public_id
-from portal.core.errors import NotFound
+from portal.core.errors import NotFound, ValidationFailed
 from portal.core.security import client_ip, safe_next
-from portal.extensions import limiter
-from portal.identity import services
-from portal.identity.forms import EmptyForm, LocalLoginForm
+from portal.extensions import db, limiter
+from portal.identity import oidc_views, services
+from portal.identity import tokens as token_services
+from portal.identity.forms import ApiTokenForm, EmptyForm, LocalLoginForm
 from portal.identity.web import current_session_record, sign_in, sign_out
 
 bp = Blueprint("identity", __name__)
@@ -23,7 +24,14 @@ def _login_limit() -> str:
 
 
 def _submitted_account() -> str:
-    return "account:" + (request.form.get("email") or "").strip().lower()[:254]
+    """The throttle key of the account being tried: the address exactly as the sign-in looks it up, so a variant
+    spelling (case, spaces, bidi marks or control characters, which ``normalise_email`` removes) is the same key."""
+    raw = request.form.get("email") or ""
+    try:
+        email = services.normalise_email(raw)
+    except ValidationFailed:  # a NUL character: no account can match, so these attempts share one key
+        email = "(invalid)"
+    return "account:" + email[:254]
 
 
 def _failed(response) -> bool:
@@ -71,8 +79,14 @@ def login():
 
 @bp.post("/auth/logout")
 def logout():
+    # A session that came from an identity provider also ends there (RP-initiated logout, R-AUTH-8): what that
+    # needs is read from the session record before sign_out destroys it.
+    provider_logout = oidc_views.remember_provider_logout(current_session_record())
     sign_out(current_user._get_current_object())
+    target = oidc_views.provider_logout_redirect(provider_logout)
     commit()
+    if target:
+        return redirect(target)
     flash(_("You have been signed out."), "success")
     return redirect(url_for("identity.login"))
 
@@ -100,3 +114,61 @@ def end_session(session_id: str):
     commit()
     flash(_("The session has been ended."), "success")
     return redirect(url_for("identity.sessions"))
+
+
+# --- personal access tokens for the JSON API --------------------------------------------------------------------
+
+
+def _render_tokens(form, *, secret: str | None = None, status: int = 200):
+    return (
+        render_template(
+            "identity/tokens.html",
+            tokens=token_services.list_tokens(current_user, ip=client_ip()),
+            token_status=token_services.token_status,
+            form=form,
+            revoke_form=EmptyForm(),
+            secret=secret,
+        ),
+        status,
+    )
+
+
+@bp.get("/account/tokens")
+def tokens():
+    response = _render_tokens(ApiTokenForm())
+    commit()  # listing is audited
+    return response
+
+
+@bp.post("/account/tokens")
+def create_token():
+    """The clear token is shown once, in this response (never flashed or kept in the session)."""
+    form = ApiTokenForm()
+    if not form.validate_on_submit():
+        response = _render_tokens(form, status=400)
+        commit()
+        return response
+    try:
+        issued = token_services.create_token(
+            current_user._get_current_object(), name=form.name.data, days=form.days.data, ip=client_ip()
+        )
+    except ValidationFailed as error:
+        db.session.rollback()
+        getattr(form, error.field or "name", form.name).errors.append(_(error.message))
+        response = _render_tokens(form, status=400)
+        commit()
+        return response
+    response = _render_tokens(ApiTokenForm(formdata=None), secret=issued.secret)
+    commit()
+    return response
+
+
+@bp.post("/account/tokens/<token_id>/revoke")
+def revoke_token(token_id: str):
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("identity.tokens"))
+    token_services.revoke_token(current_user, parse_public_id(token_id), ip=client_ip())
+    commit()
+    flash(_("The token has been revoked."), "success")
+    return redirect(url_for("identity.tokens"))
