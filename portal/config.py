@@ -100,6 +100,8 @@ def _file_overrides(path: str) -> dict[str, Any]:
             values["IDENTITY_PROVIDERS"] = value
         elif key == "signal_visibility":
             values["SIGNAL_VISIBILITY"] = value
+        elif key == "retention_by_category":
+            values["RETENTION_BY_CATEGORY"] = value
         elif key.upper() in known:
             values[key.upper()] = value
         else:
@@ -123,6 +125,7 @@ def load_config(overrides: dict[str, Any] | None = None, environ: dict[str, str]
     values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
     values["IDENTITY_PROVIDERS"] = {}
     values["SIGNAL_VISIBILITY"] = {}
+    values["RETENTION_BY_CATEGORY"] = {}
     values.update(_env_overrides(environ))
     if environ.get("PORTAL_CONFIG"):
         values.update(_file_overrides(environ["PORTAL_CONFIG"]))
