@@ -15,7 +15,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.signals.models import AGE_BANDS, INVOLVED_GROUPS, ONLINE_PLATFORMS
@@ -95,7 +95,12 @@ class SignalForm(FlaskForm):
     extra_districts = MultiCheckboxField(_l("Other districts"), choices=[], validators=[Optional()])
     recipients = SelectMultipleField(_l("Organisations"), choices=[], validators=[Optional()], render_kw={"size": 6})
     confirm_wide_share = BooleanField(_l("I confirm that this signal may be shared this widely."))
-    pii_confirmed = BooleanField(_l("I have checked: the text names no pupils or other people."))
+    pii_confirmed = BooleanField(_l("I have checked the text and keep it as it is."))
+    pii_reason = SelectField(_l("Why does the text stay as it is?"), choices=[], validators=[Optional()])
+
+    def validate_pii_reason(self, field) -> None:
+        if self.pii_confirmed.data and not field.data:
+            raise ValidationError(_l("Choose why the text stays as it is."))
 
     def validate_on_submit_with_rules(self) -> bool:
         valid = self.validate_on_submit()
@@ -119,6 +124,13 @@ def add_involved_fields(form_class: type[SignalForm]) -> None:
 add_involved_fields(SignalForm)
 
 
+PII_REASONS = [
+    ("", _l("Choose a reason")),
+    ("geen_persoonsgegeven", _l("It is not personal data (for example a street or school name)")),
+    ("noodzakelijk", _l("It is necessary for the purpose of this signal and allowed by the covenant")),
+]
+
+
 class ResponseForm(FlaskForm):
     client_key = HiddenField(validators=[DataRequired(), Length(min=8, max=64)])
     kind = RadioField(
@@ -132,6 +144,8 @@ class ResponseForm(FlaskForm):
         ],
     )
     text = TextAreaField(_l("Response"), validators=[Optional(), Length(max=2000)], render_kw={"rows": 3})
+    pii_confirmed = BooleanField(_l("I have checked the text and keep it as it is."))
+    pii_reason = SelectField(_l("Why does the text stay as it is?"), choices=PII_REASONS, validators=[Optional()])
 
 
 class RoomFilterForm(FlaskForm):
@@ -158,3 +172,6 @@ class RoomFilterForm(FlaskForm):
         ],
     )
     school = SelectField(_l("School"), choices=[], validate_choice=False, validators=[Optional()])
+
+
+SignalForm.pii_reason.kwargs["choices"] = PII_REASONS

@@ -81,6 +81,7 @@ class SignalInput:
     recipients: list = field(default_factory=list)  # organisation codes
     themes: list = field(default_factory=list)  # theme codes
     status: str = SignalStatus.SHARED.value  # or "concept"
+    pii_confirmation: str = ""  # reason code when the poster kept text the personal-data check flagged
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,11 @@ def create_signal(author: User, data: SignalInput, *, ip: str) -> Created:
         ip=ip,
         object_type="signal",
         object_id=str(signal.public_id),
-        details={"scope": signal.sharing_scope.value, "classification": signal.classification.value},
+        details={
+            "scope": signal.sharing_scope.value,
+            "classification": signal.classification.value,
+            "pii_confirmed": signal.pii_confirmation,
+        },
     )
     if status is SignalStatus.SHARED:
         append_events(signal, "signal.created")
@@ -321,6 +326,9 @@ def _apply(signal: Signal, data: SignalInput, *, school: Organisation | None, di
     signal.extra_districts = extra
     signal.recipients = recipients
     signal.themes = themes
+    if data.pii_confirmation not in ("", "geen_persoonsgegeven", "noodzakelijk"):
+        raise ValidationFailed("Unknown reason.", field="pii_reason")
+    signal.pii_confirmation = data.pii_confirmation
 
 
 def _own_signal(author: User, public_id) -> Signal:

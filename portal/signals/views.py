@@ -130,6 +130,7 @@ def _signal_input(form: SignalForm) -> services.SignalInput:
         recipients=form.recipients.data or [],
         themes=form.themes.data or [],
         status="concept" if request.form.get("action") == "draft" else "gedeeld",
+        pii_confirmation=(form.pii_reason.data or "") if form.pii_confirmed.data else "",
     )
 
 
@@ -144,7 +145,8 @@ def _attach_error(form, error: ValidationFailed) -> None:
 
 
 def _personal_data_found(form: SignalForm) -> list:
-    if form.pii_confirmed.data:
+    """What looks like personal data, unless the poster confirmed with a reason (recorded on the signal)."""
+    if form.pii_confirmed.data and form.pii_reason.data:
         return []
     return find_personal_data(f"{form.summary.data or ''}\n{form.details.data or ''}")
 
@@ -327,7 +329,16 @@ def detail(signal_id: str):
 def respond(signal_id: str):
     form = ResponseForm()
     public_id = parse_public_id(signal_id)
-    if form.validate_on_submit():
+    findings = (
+        find_personal_data(form.text.data or "") if not (form.pii_confirmed.data and form.pii_reason.data) else []
+    )
+    if findings:
+        found = ", ".join(f.text for f in findings[:5])
+        flash(
+            _("Your response may contain personal data (%(found)s). Edit it, or confirm with a reason.", found=found),
+            "error",
+        )
+    elif form.validate_on_submit():
         try:
             services.add_response(
                 current_user,

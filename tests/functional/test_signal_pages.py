@@ -106,9 +106,18 @@ def test_personal_data_warning_then_confirmation(app, world, author_client):
     assert 'id="personal-data-warning"' in html
     assert "06-12345678" in html
     assert signal_count(app) == 0
-    data["pii_confirmed"] = "y"
+    data["pii_confirmed"] = "y"  # a confirmation without a reason is not enough
+    assert author_client.post("/signals/new", data=data).status_code == 400
+    data["pii_reason"] = "noodzakelijk"
     assert author_client.post("/signals/new", data=data).status_code == 302
     assert signal_count(app) == 1
+    from portal.audit.models import AuditEvent
+    from portal.signals.models import Signal
+
+    with app.app_context():
+        assert db.session.query(Signal).one().pii_confirmation == "noodzakelijk"
+        created = db.session.query(AuditEvent).filter_by(action="signal.create").one()
+        assert created.details["pii_confirmed"] == "noodzakelijk"
 
 
 def test_wide_share_needs_confirmation(app, world, author_client):
@@ -131,7 +140,13 @@ def test_hostile_html_is_stored_inert(app, world, author_client):
     from portal.signals.models import Signal
 
     for payload in HOSTILE:
-        data = form_data(author_client, details=payload, summary="Test met " + payload[:20], pii_confirmed="y")
+        data = form_data(
+            author_client,
+            details=payload,
+            summary="Test met " + payload[:20],
+            pii_confirmed="y",
+            pii_reason="geen_persoonsgegeven",
+        )
         assert author_client.post("/signals/new", data=data).status_code in (302, 400), payload
     with app.app_context():
         signals = db.session.query(Signal).all()
