@@ -7,7 +7,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.audit import services as audit
 from portal.authz.permissions import Role, ScopeType
@@ -18,7 +19,7 @@ from portal.core.text import clean_text
 from portal.extensions import db
 from portal.identity.models import LocalCredential, RoleAssignment, User, UserSession, UserStatus
 from portal.identity.passwords import hash_password, verify_password, verify_totp
-from portal.organisations.models import District, Organisation
+from portal.organisations.models import District, Organisation, OrganisationKind
 from portal.realtime import publish
 
 
@@ -88,7 +89,7 @@ def authenticate_local(email: str, password: str, totp_code: str, *, ip: str, de
             )
             raise AuthenticationFailed("totp_not_enrolled")
         step = verify_totp(credential.totp_secret, totp_code, credential.totp_last_step)
-        if step is None:
+        if step is None or not _claim_totp_step(credential, step):
             audit.record(
                 "login",
                 result=audit.Result.FAILURE,
@@ -97,7 +98,6 @@ def authenticate_local(email: str, password: str, totp_code: str, *, ip: str, de
                 details={"method": "local", "reason": "bad_totp" if totp_code else "totp_missing"},
             )
             raise AuthenticationFailed("bad_totp", needs_totp=True)
-        credential.totp_last_step = step
     if user.status is not UserStatus.ACTIVE:
         audit.record(
             "login",
@@ -110,6 +110,24 @@ def authenticate_local(email: str, password: str, totp_code: str, *, ip: str, de
     user.last_login_at = utcnow()
     audit.record("login", actor=user, ip=ip, details={"method": "local"})
     return user
+
+
+def _claim_totp_step(credential: LocalCredential, step: int) -> bool:
+    """Record ``step`` as used, atomically: a conditional UPDATE, so that of two concurrent sign-ins with the same
+    code (two workers, each having read the old ``totp_last_step``) only one succeeds; the other matches no row."""
+    claimed = db.session.execute(
+        update(LocalCredential)
+        .where(
+            LocalCredential.id == credential.id,
+            or_(LocalCredential.totp_last_step.is_(None), LocalCredential.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return False
+    set_committed_value(credential, "totp_last_step", step)
+    return True
 
 
 # --- server-side sessions --------------------------------------------------------------------------------------
@@ -149,7 +167,13 @@ def resolve_session(token: str | None, *, policy: SessionPolicy, now: datetime |
     if record is None:
         return None
     now = now or utcnow()
-    if now >= record.expires_at or now - record.last_seen_at >= policy.idle:
+    # expires_at was fixed at sign-in; the created_at check makes a lowered SESSION_ABSOLUTE_HOURS apply to
+    # sessions that already exist, too.
+    if (
+        now >= record.expires_at
+        or now - record.created_at >= policy.absolute
+        or now - record.last_seen_at >= policy.idle
+    ):
         db.session.delete(record)
         publish.disconnect_user_session(record.user_id, record.public_id)
         db.session.flush()
@@ -326,3 +350,116 @@ def revoke_role(assignment: RoleAssignment, *, actor: User | None, ip: str) -> N
 def count_users_by_status() -> dict[UserStatus, int]:
     rows = db.session.execute(select(User.status, func.count()).group_by(User.status)).all()
     return dict(rows)
+
+
+# --- administration screens ----------------------------------------------------------------------------------
+
+
+def register_user(
+    *, email: str, display_name: str, organisation: Organisation, job_title: str = "", actor: User | None, ip: str = ""
+) -> User:
+    """An administrator adds an SSO user: active at once, no password (sign-in goes through the organisation's
+    identity provider)."""
+    if not clean_text(display_name, field="display_name", max_length=200):
+        raise ValidationFailed("Enter a name.", field="display_name")
+    user = create_user(
+        email=email,
+        display_name=display_name,
+        organisation=organisation,
+        status=UserStatus.ACTIVE,
+        job_title=job_title,
+    )
+    audit.record(
+        "user.create",
+        actor=actor,
+        ip=ip,
+        object_type="user",
+        object_id=str(user.public_id),
+        details={"organisation": organisation.code},
+    )
+    return user
+
+
+def approve_user(user: User, *, actor: User | None, ip: str = "") -> None:
+    """A pending account (first SSO sign-in) becomes active."""
+    if user.status is not UserStatus.PENDING:
+        raise ValidationFailed("Only a pending account can be approved.")
+    set_status(user, UserStatus.ACTIVE, actor=actor, ip=ip)
+
+
+def block_user(user: User, *, actor: User | None, ip: str = "") -> None:
+    """Block an account: ``set_status`` ends all its sessions and sockets."""
+    if user.status is UserStatus.BLOCKED:
+        raise ValidationFailed("This account is already blocked.")
+    if actor is not None and actor.id == user.id:
+        raise ValidationFailed("You cannot block your own account.")
+    set_status(user, UserStatus.BLOCKED, actor=actor, ip=ip)
+
+
+def unblock_user(user: User, *, actor: User | None, ip: str = "") -> None:
+    if user.status is not UserStatus.BLOCKED:
+        raise ValidationFailed("Only a blocked account can be unblocked.")
+    set_status(user, UserStatus.ACTIVE, actor=actor, ip=ip)
+
+
+# The organisation kind a scope must point at (school scopes may name a location or a board's school).
+SCOPE_ORGANISATION_KINDS = {
+    ScopeType.LOCATION: {OrganisationKind.SCHOOL_LOCATION},
+    ScopeType.BOARD: {OrganisationKind.SCHOOL_BOARD},
+    ScopeType.SCHOOL: {OrganisationKind.SCHOOL_LOCATION, OrganisationKind.SCHOOL_BOARD},
+}
+
+
+def grant_role(
+    user: User,
+    role: Role,
+    scope_type: ScopeType,
+    *,
+    organisation: Organisation | None = None,
+    district: District | None = None,
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
+    actor: User | None,
+    ip: str = "",
+) -> RoleAssignment:
+    """``assign_role`` with the checks of the administration screen: the scope organisation is of the right kind
+    and the same role in the same scope is not already held for an overlapping period."""
+    if (
+        scope_type in SCOPE_ORGANISATION_TYPES
+        and organisation is not None
+        and organisation.kind not in SCOPE_ORGANISATION_KINDS[scope_type]
+    ):
+        raise ValidationFailed("This organisation does not fit the chosen scope.", field="scope_organisation")
+    organisation_id = organisation.id if organisation is not None else None
+    district_id = district.id if district is not None else None
+    new_from = valid_from or utcnow()
+    for existing in user.role_assignments:
+        same_scope = (
+            existing.role is role
+            and existing.scope_type is scope_type
+            and (scope_type not in SCOPE_ORGANISATION_TYPES or existing.scope_organisation_id == organisation_id)
+            and (scope_type is not ScopeType.DISTRICT or existing.scope_district_id == district_id)
+        )
+        overlaps = (existing.valid_until is None or existing.valid_until > new_from) and (
+            valid_until is None or existing.valid_from < valid_until
+        )
+        if same_scope and overlaps:
+            raise ValidationFailed("The user already holds this role in this scope.", field="role")
+    return assign_role(
+        user,
+        role,
+        scope_type,
+        organisation=organisation,
+        district=district,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        actor=actor,
+        ip=ip,
+    )
+
+
+def withdraw_role(assignment: RoleAssignment, *, actor: User | None, ip: str = "") -> None:
+    """``revoke_role``, except that administrators cannot take away their own administrative role (lock-out)."""
+    if actor is not None and assignment.user_id == actor.id and assignment.role in ADMINISTRATIVE_ROLES:
+        raise ValidationFailed("You cannot revoke your own administrator role.")
+    revoke_role(assignment, actor=actor, ip=ip)

@@ -104,3 +104,44 @@ def save_organisation(
         details={"kind": kind.value},
     )
     return organisation
+
+
+def update_district(district: District, *, name: str, active: bool, actor: User | None, ip: str = "") -> District:
+    """Rename a district or switch it off. The code stays: configuration and rooms refer to it."""
+    cleaned = clean_text(name, field="name", max_length=120)
+    if not cleaned:
+        raise ValidationFailed("Enter a name.", field="name")
+    district.name = cleaned
+    district.active = active
+    db.session.flush()
+    audit.record(
+        "district.update",
+        actor=actor,
+        ip=ip,
+        object_type="district",
+        object_id=str(district.public_id),
+        details={"code": district.code, "active": active},
+    )
+    return district
+
+
+def add_area(
+    district: District, *, name: str, kind: AreaKind = AreaKind.WIJK, actor: User | None, ip: str = ""
+) -> Area:
+    """Add an area (wijk, buurt, kwartier) to a district; names are unique within their district."""
+    cleaned = clean_text(name, field="name", max_length=120)
+    if not cleaned:
+        raise ValidationFailed("Enter a name.", field="name")
+    duplicate = db.session.scalar(select(Area.id).where(Area.district_id == district.id, Area.name == cleaned).limit(1))
+    if duplicate is not None:
+        raise ValidationFailed("This district already has an area with this name.", field="name")
+    area = create_area(district, cleaned, kind)
+    audit.record(
+        "area.create",
+        actor=actor,
+        ip=ip,
+        object_type="district",
+        object_id=str(district.public_id),
+        details={"area": str(area.public_id), "kind": kind.value},
+    )
+    return area

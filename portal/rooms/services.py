@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import select
@@ -83,3 +84,40 @@ def revoke_member(membership: RoomMembership, *, actor: User | None, ip: str = "
     )
     # The socket's rooms were chosen at connect time; reconnecting re-derives them from the database.
     publish.disconnect_user(membership.user_id)
+
+
+ROOM_CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9\-]{1,31}$")
+
+
+def open_room(
+    *,
+    code: str,
+    name: str,
+    kind: RoomKind,
+    district: District | None = None,
+    meetings_per_year: int = 2,
+    actor: User | None,
+    ip: str = "",
+) -> Room:
+    """Create a room from the administration: checks the code and the district, then audits the creation."""
+    code = clean_text(code, field="code", max_length=32).lower()
+    if not ROOM_CODE_PATTERN.match(code):
+        raise ValidationFailed("Use 2-32 lower-case letters, digits and hyphens.", field="code")
+    if get_room(code) is not None:
+        raise ValidationFailed("Another room already uses this code.", field="code")
+    if not clean_text(name, field="name", max_length=200):
+        raise ValidationFailed("Enter a name.", field="name")
+    if kind is not RoomKind.DISTRICT and district is not None:
+        raise ValidationFailed("Only a district room belongs to a district.", field="district")
+    if not 0 <= meetings_per_year <= 12:
+        raise ValidationFailed("Enter a number from 0 to 12.", field="meetings_per_year")
+    room = create_room(code, name, kind, district, meetings_per_year=meetings_per_year)
+    audit.record(
+        "room.create",
+        actor=actor,
+        ip=ip,
+        object_type="room",
+        object_id=str(room.public_id),
+        details={"code": code, "kind": kind.value},
+    )
+    return room
