@@ -2,8 +2,8 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import HiddenField, IntegerField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange
 
 
 class LocalLoginForm(FlaskForm):
@@ -25,3 +25,10 @@ class LocalLoginForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A form with only the CSRF token, for buttons that change state (sign out, end session)."""
+
+
+class ApiTokenForm(FlaskForm):
+    """A new personal access token: a name to recognise it by and how many days it lives (1-365)."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)], render_kw={"autocomplete": "off"})
+    days = IntegerField(_l("Valid for (days)"), default=90, validators=[DataRequired(), NumberRange(min=1, max=365)])

@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import Flask, Request, current_app, g, request, session
 from flask_login import login_user, logout_user
 
-from portal.core.db import commit
+from portal.core.db import commit, utcnow
 from portal.core.security import client_ip
 from portal.extensions import login_manager
 from portal.identity import services, tokens
@@ -106,12 +106,14 @@ def init_app(app: Flask) -> None:
         secret = bearer_secret(req)
         if secret is None:
             return None
+        now = utcnow()
         try:
-            user, token = tokens.authenticate(secret, ip=client_ip())
+            user, token = tokens.authenticate(secret, ip=client_ip(), now=now)
         except tokens.TokenRejected:
             commit()  # the refusal is audited
             g.portal_api_auth_error = "invalid_token"
             return None
-        commit()  # last_used_at (and its audit record, at most once a minute)
+        if token.last_used_at == now:
+            commit()  # last_used_at was written (with its audit record): at most once a minute per token
         g.portal_api_token = token
         return user
