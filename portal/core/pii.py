@@ -22,10 +22,9 @@ PLATE = re.compile(
 # capitalised word, or a role word followed by a capitalised word. Known place and organisation words are ignored.
 PARTICLES = r"(?:van|de|der|den|het|ter|ten|el|al|ben|bin|la|le|da|dos|du)"
 FULL_NAME = re.compile(rf"\b([A-Z][a-zà-ÿ]{{1,}})\s+(?:{PARTICLES}\s+){{0,3}}([A-Z][a-zà-ÿ]{{2,}})\b")
-ROLE_NAME = re.compile(
-    r"\b(?:leerling|leerlinge|student|studente|docent|docente|meneer|mevrouw|moeder|vader|"
-    r"broer|zus|jongen|meisje)\s+([A-Z][a-zà-ÿ]{2,})\b",
-    re.IGNORECASE,
+ROLE_NAME = re.compile(  # the role word in any case, the name capitalised
+    r"\b(?i:leerling|leerlinge|student|studente|docent|docente|meneer|mevrouw|moeder|vader|broer|zus|jongen|"
+    r"meisje)\s+([A-Z][a-zà-ÿ]{2,})\b"
 )
 NOT_NAMES = frozenset(
     [

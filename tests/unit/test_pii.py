@@ -44,3 +44,7 @@ def test_ordinary_text_passes(text):
 def test_each_finding_is_reported_once():
     findings = find_personal_data("Bel 06-12345678 of 06-12345678.")
     assert [f.text for f in findings] == ["06-12345678"]
+
+
+def test_role_word_followed_by_ordinary_word_is_not_a_name():
+    assert find_personal_data("De leerling had een mes bij zich. Een docent zag het.") == []
