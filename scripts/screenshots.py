@@ -9,7 +9,8 @@ PNGs at desktop (1280 px) and phone (375 px) width into ./screenshots/ (git-igno
     .venv/bin/python scripts/screenshots.py --only login --only audit --out /tmp/shots
 
 A shot is NAME=ACCOUNT:PATH; leave ACCOUNT empty (NAME=:PATH) for a signed-out page. Every account has the demo
-password.
+password. In a PATH, ``{room}`` is the public id of "Schoolveiligheidsnetwerk Almere Stad" and ``{signal}`` that of
+the newest signal in it (both looked up in the browser as the shot's account): ``--shot s=ACCOUNT:/signals/{signal}``.
 """
 
 from __future__ import annotations
@@ -32,9 +33,19 @@ from tests.servers import (  # noqa: E402  (after the path is set)
 )
 
 WIDTHS = {"desktop": 1280, "phone": 375}
+COORDINATOR = "coordinator.vaartzicht-college@demo.example"
+POLICE_OFFICER = "wijkagent.stad@demo.example"
+ROOM_NAME = "Schoolveiligheidsnetwerk Almere Stad"  # what {room} in a path stands for
 DEFAULT_SHOTS = [
     ("login", "", "/auth/login"),
-    ("overview", "coordinator.vaartzicht-college@demo.example", "/"),
+    ("overview", COORDINATOR, "/"),
+    ("room", COORDINATOR, "/rooms/{room}"),
+    ("signal-form", COORDINATOR, "/signals/new"),
+    ("signal", COORDINATOR, "/signals/{signal}"),
+    ("signal-police", POLICE_OFFICER, "/signals/{signal}"),
+    ("police", POLICE_OFFICER, "/police"),
+    ("statistics", "parketsecretaris@demo.example", "/statistics"),
+    ("privacy", "privacy@demo.example", "/privacy"),
     ("admin", "beheer@demo.example", "/admin/"),
     ("audit", "privacy@demo.example", "/audit/"),
     ("not-found", "", "/no-such-page"),
@@ -54,6 +65,20 @@ def parse_shot(text: str) -> tuple[str, str, str]:
     return name, account, path
 
 
+def resolve(path: str, page, server: PortalServer, found: dict[str, str]) -> str:
+    """Fill ``{room}`` and ``{signal}`` in a path by following links as the page's account, once per run."""
+    if "{room}" in path or "{signal}" in path:
+        if "room" not in found:
+            page.goto(server.url("/"))
+            href = page.get_by_role("link", name=ROOM_NAME, exact=True).first.get_attribute("href") or ""
+            found["room"] = href.rstrip("/").rsplit("/", 1)[-1]
+        if "{signal}" in path and "signal" not in found:
+            page.goto(server.url(f"/rooms/{found['room']}"))
+            href = page.locator("#signal-list article a").first.get_attribute("href") or ""
+            found["signal"] = href.rstrip("/").rsplit("/", 1)[-1]
+    return path.format_map(found)
+
+
 def take(shots: list[tuple[str, str, str]], out: Path) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
@@ -68,6 +93,7 @@ def take(shots: list[tuple[str, str, str]], out: Path) -> list[Path]:
             browser = launch_chromium(pw)
             try:
                 contexts = {}
+                found: dict[str, str] = {}
                 for name, account, path in shots:
                     if account not in contexts:  # one browser profile per account, signed in once
                         context = browser.new_context(viewport={"width": WIDTHS["desktop"], "height": 900})
@@ -77,6 +103,8 @@ def take(shots: list[tuple[str, str, str]], out: Path) -> list[Path]:
                             browser_sign_in(page, server, account)
                         contexts[account] = (context, page)
                     page = contexts[account][1]
+                    page.set_viewport_size({"width": WIDTHS["desktop"], "height": 900})
+                    path = resolve(path, page, server, found)
                     for label, width in WIDTHS.items():
                         page.set_viewport_size({"width": width, "height": 900})
                         response = page.goto(server.url(path))

@@ -18,6 +18,9 @@
   var announcer = document.getElementById("live-announcer");
   var template = document.getElementById("signal-card-template");
   var lang = document.documentElement.lang === "en" ? "en" : "nl";
+  // Dates as the server writes them on the cards ("30 augustus 2026", "juli 2026"), not as ISO strings.
+  var dayFormat = new Intl.DateTimeFormat(lang, { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
+  var monthFormat = new Intl.DateTimeFormat(lang, { month: "long", year: "numeric", timeZone: "UTC" });
 
   Array.prototype.forEach.call(list.querySelectorAll("[data-signal-id]"), function (el) { seen[el.dataset.signalId] = true; });
 
@@ -29,6 +32,11 @@
   function remember(seq) {
     if (seq > lastSeq) { lastSeq = seq; sessionStorage.setItem(storageKey, String(seq)); }
   }
+  function when(signal) {
+    var day = signal.occurred_on ? new Date(signal.occurred_on + "T00:00:00Z") : new Date(signal.occurred_month + "-01T00:00:00Z");
+    if (isNaN(day.getTime())) { return signal.occurred_on || signal.occurred_month || ""; }
+    return (signal.occurred_on ? dayFormat : monthFormat).format(day);
+  }
   function card(signal) {
     var node = template.content.firstElementChild.cloneNode(true);
     node.dataset.signalId = signal.id;
@@ -36,11 +44,21 @@
     link.textContent = signal.summary;
     link.href = "/signals/" + encodeURIComponent(signal.id);
     node.querySelector('[data-field="reference"]').textContent = signal.reference;
-    node.querySelector('[data-field="classification"]').textContent = signal.classification;
-    node.querySelector('[data-field="severity"]').textContent = label(signal.severity);
+    var classification = node.querySelector('[data-field="classification"]');
+    classification.textContent = signal.classification;
+    classification.classList.add("portal-badge--" + String(signal.classification).toLowerCase());
+    var severity = node.querySelector('[data-field="severity"]');
+    severity.textContent = label(signal.severity);
+    if (signal.severity) { severity.classList.add("portal-badge--severity-" + signal.severity.code); }
     node.querySelector('[data-field="category"]').textContent = label(signal.category) + (signal.subcategory ? " · " + label(signal.subcategory) : "");
-    var where = signal.school ? signal.school.name : signal.district.name;
-    node.querySelector('[data-field="where"]').textContent = where + " · " + label(signal.location_type) + " · " + (signal.occurred_on || signal.occurred_month);
+    var whereEl = node.querySelector('[data-field="where"]');
+    var where = signal.district.name;
+    if (signal.school) {
+      where = signal.school.name;
+    } else if (signal.school_sector && whereEl.dataset.templateSector) {  // "a VO school in Almere Stad"
+      where = whereEl.dataset.templateSector.replace("{sector}", signal.school_sector).replace("{district}", signal.district.name);
+    }
+    whereEl.textContent = where + " · " + label(signal.location_type) + " · " + when(signal);
     return node;
   }
   function updateBanner() {
@@ -79,6 +97,11 @@
   });
   function resume() {
     socket.emit("resume", { room: roomId, after: lastSeq }, function (ack) {
+      if (ack && ack.error === "not_found") {  // no longer a member of this room: nothing more will come
+        socket.disconnect();
+        setState("offline");
+        return;
+      }
       if (!ack || !ack.ok) { return; }
       ack.events.forEach(function (e) { handle(e.event, e); });
       remember(ack.next_after);
@@ -87,7 +110,15 @@
   }
   setState("connecting");
   socket.on("connect", function () { setState("online"); resume(); });
-  socket.on("disconnect", function () { setState("offline"); });
+  socket.on("disconnect", function (reason) {
+    setState("offline");
+    // The server disconnects every socket of a user whose rooms changed (a membership revoked elsewhere) so that
+    // the new socket's channels are derived afresh; Socket.IO does not reconnect by itself after a server-side
+    // disconnect. One attempt: a signed-out or blocked user is refused at connect and stays offline.
+    if (reason === "io server disconnect") {
+      window.setTimeout(function () { socket.connect(); }, 1000 + Math.floor(Math.random() * 2000));
+    }
+  });
   socket.on("connect_error", function () { setState("offline"); });
   ["signal.created", "signal.updated", "signal.response", "signal.recognised"].forEach(function (name) {
     socket.on(name, function (payload) { handle(name, payload); });

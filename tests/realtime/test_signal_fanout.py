@@ -28,7 +28,7 @@ from tests.servers import (
     PortalServer,
     ServerError,
     portal_env,
-    prepare_database,
+    sqlite_url,
     start_servers,
 )
 
@@ -41,6 +41,8 @@ SIGNAL_EVENTS = ("signal.created", "signal.updated", "signal.response", "signal.
 # Runs in a helper process with the servers' PORTAL_* environment; prints the world as JSON on its last line.
 _WORLD_SCRIPT = r"""
 import json
+
+from flask_migrate import upgrade
 
 from portal import create_app
 from portal.authz.permissions import Role, ScopeType
@@ -57,6 +59,7 @@ PASSWORD = "Realtime-test-2026!"
 
 app = create_app()
 with app.app_context():
+    upgrade()  # what `flask db upgrade` runs: the schema as in production
     load_reference_data()
     district_a = organisations.create_district("FA", "Fan-out A")
     district_b = organisations.create_district("FB", "Fan-out B")
@@ -123,16 +126,17 @@ def _build_world(database_url: str) -> dict:
 
 @pytest.fixture(scope="module")
 def fanout_database(tmp_path_factory) -> str:
-    return prepare_database(tmp_path_factory.mktemp("fanout") / "portal.sqlite3")
+    return sqlite_url(tmp_path_factory.mktemp("fanout") / "portal.sqlite3")
 
 
 @pytest.fixture(scope="module")
 def world(fanout_database) -> dict:
+    """Migrates the new database and fills it, in one helper process (each start costs an app import)."""
     return _build_world(fanout_database)
 
 
 @pytest.fixture(scope="module")
-def pair(fanout_database, world, redis_url, tmp_path_factory) -> Iterator[tuple[PortalServer, PortalServer]]:
+def pair(redis_url, fanout_database, world, tmp_path_factory) -> Iterator[tuple[PortalServer, PortalServer]]:
     """Workers A and B: two ``flask portal serve`` processes on one database and one Redis queue."""
     log_dir = tmp_path_factory.mktemp("fanout-logs")
     servers = start_servers(
@@ -241,12 +245,18 @@ def post_signal(server: PortalServer, token: str, summary: str, **fields) -> dic
 
 
 def api_view(server: PortalServer, token: str, signal_id: str) -> dict:
-    """The signal as this token's user sees it over the API: what their socket payload must equal."""
+    """The signal as this token's user sees it in ``GET /api/v1/signals`` (the presenter's shape, which socket
+    payloads share): what their socket payload must equal, field for field."""
     response = requests.get(
-        server.url(f"/api/v1/signals/{signal_id}"), headers={"Authorization": f"Bearer {token}"}, timeout=10
+        server.url("/api/v1/signals"),
+        params={"limit": 100},  # the whole of this module's small world
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
     )
     assert response.status_code == 200, response.text
-    return response.json()
+    listed = {signal["id"]: signal for signal in response.json()["signals"]}
+    assert signal_id in listed, f"{signal_id} is not in this user's list"
+    return listed[signal_id]
 
 
 def last_seq(server: PortalServer, token: str, room: str) -> int:
