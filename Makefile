@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: run test test-deps lint format bench translations extract-messages install vendor-assets browser clean
+.PHONY: run test test-deps lint format bench translations extract-messages install vendor-assets browser system-deps clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,13 +16,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,dev]'
 	@touch $(STAMP)
 
-install: $(STAMP) translations
+install: system-deps $(STAMP) translations
+
+# Debian libraries the portal needs at run time: pango for WeasyPrint (the meeting PDF exports). Installed when run as
+# root; otherwise it says what to install.
+SYSTEM_LIBS := libpango-1.0-0 libpangoft2-1.0-0
+system-deps:
+	@missing=""; for lib in $(SYSTEM_LIBS); do dpkg -s $$lib >/dev/null 2>&1 || missing="$$missing $$lib"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "PDF exports need:$$missing (sudo apt-get install$$missing)"; fi; fi
 
 translations: $(STAMP)
 	@$(BIN)/pybabel compile -d portal/translations >/dev/null
 
+# --ignore-dirs replaces Babel's default, which also skips every directory starting with "_" (templates/_macros).
 extract-messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o portal/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs '.* __pycache__ node_modules' -o portal/translations/messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching -i portal/translations/messages.pot -d portal/translations
 
 run: install

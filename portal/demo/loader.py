@@ -183,8 +183,301 @@ def load_demo(password: str) -> DemoReport:
         for room_code, member_role in seats:
             _ensure_member(room_code, user, member_role)
     db.session.flush()
+    report.created += load_demo_meetings()
     return report
 
 
 def demo_assignments_count() -> int:
     return len(db.session.scalars(select(RoleAssignment).where(RoleAssignment.source == "demo")).all())
+
+
+# --- demo signals and meetings (DOMAIN.md C "Demo signals", D) ---------------------------------------------------
+
+# (client key, school code, days ago, category, subcategory, location, severity, scope, classification, summary,
+#  extra districts, themes). Fixed client keys: loading the demo again adds nothing.
+DEMO_SIGNALS = [
+    (
+        "demo-sig-01",
+        "vaartzicht-college",
+        12,
+        "wapens",
+        "wapens.kluisjescontrole",
+        "in_schoolgebouw",
+        "midden",
+        "stadsdeelnetwerk",
+        "K2",
+        "Mes gevonden bij kluisjescontrole; ouders geïnformeerd, melding politie",
+        [],
+        ["wapenbezit"],
+    ),
+    (
+        "demo-sig-02",
+        "strand-college-poort",
+        9,
+        "online",
+        "online.online_conflict",
+        "online",
+        "hoog",
+        "meerdere_stadsdelen",
+        "K3",
+        "Filmpjes met dreigementen tussen twee groepen; vechtpartij na school verwacht",
+        ["STAD"],
+        ["online_drill"],
+    ),
+    (
+        "demo-sig-03",
+        "oostvaardershorst-college",
+        20,
+        "seksueel",
+        "seksueel.exposing",
+        "online",
+        "hoog",
+        "stadsdeelnetwerk",
+        "K2",
+        "Naaktfoto rondgestuurd in klassenapp; aangifte overwogen, Helpwanted ingeschakeld",
+        [],
+        ["sexting_exposing"],
+    ),
+    (
+        "demo-sig-04",
+        "werven-scholengemeenschap",
+        15,
+        "drugs",
+        "drugs.ronselen",
+        "directe_schoolomgeving",
+        "midden",
+        "stadsdeelnetwerk",
+        "K2",
+        "Volwassene bij de ingang spreekt leerlingen aan om snel geld te verdienen",
+        [],
+        ["ronselen"],
+    ),
+    (
+        "demo-sig-05",
+        "nobelhorst-campus",
+        6,
+        "ongewenst_bezoek",
+        "",
+        "schoolterrein",
+        "laag",
+        "stadsdeelnetwerk",
+        "K2",
+        "Terugkerende groep niet-leerlingen op het schoolplein na 16.00 uur",
+        [],
+        [],
+    ),
+    (
+        "demo-sig-06",
+        "lumen-lyceum",
+        4,
+        "bedreiging",
+        "bedreiging.dreiging_school",
+        "online",
+        "hoog",
+        "stedelijk",
+        "K2",
+        "Dreigbericht via Snapchat waarin meerdere scholen worden genoemd",
+        [],
+        ["online_drill"],
+    ),
+    (
+        "demo-sig-07",
+        "vaartzicht-college",
+        40,
+        "vuurwerk",
+        "vuurwerk.illegaal",
+        "route_ov",
+        "midden",
+        "stadsdeelnetwerk",
+        "K2",
+        "Illegaal vuurwerk afgestoken op de route naar school; Halt-verwijzing door politie",
+        [],
+        [],
+    ),
+    (
+        "demo-sig-08",
+        "oostvaardershorst-college",
+        25,
+        "discriminatie",
+        "discriminatie.racisme",
+        "schoolterrein",
+        "midden",
+        "stadsdeelnetwerk",
+        "K2",
+        "Racistische leus op de muur van het fietsenhok geschilderd",
+        [],
+        [],
+    ),
+]
+# More Almere Stad signals spread over the months, so its trend report shows figures above the threshold.
+for number, (days, category, sub, location, theme) in enumerate(
+    [
+        (18, "wapens", "wapens.mes_overig", "directe_schoolomgeving", "wapenbezit"),
+        (33, "wapens", "wapens.mes_overig", "route_ov", "wapenbezit"),
+        (47, "wapens", "wapens.steekwapen_wwm", "in_schoolgebouw", "wapenbezit"),
+        (61, "wapens", "wapens.kluisjescontrole", "in_schoolgebouw", "wapenbezit"),
+        (75, "drugs", "drugs.gebruik", "schoolterrein", "vapen_middelen"),
+        (52, "drugs", "drugs.gebruik", "in_schoolgebouw", "vapen_middelen"),
+        (28, "drugs", "drugs.gebruik", "schoolterrein", "vapen_middelen"),
+        (14, "online", "online.cyberpesten", "online", "online_drill"),
+        (38, "online", "online.online_conflict", "online", "online_drill"),
+        (66, "online", "online.misbruik_sociale_media", "online", "online_drill"),
+        (22, "jeugdgroepen", "jeugdgroepen.intimiderende_groep", "directe_schoolomgeving", ""),
+        (90, "wapens", "wapens.mes_overig", "in_schoolgebouw", "wapenbezit"),
+        (110, "wapens", "wapens.mes_overig", "route_ov", "wapenbezit"),
+        (130, "drugs", "drugs.gebruik", "schoolterrein", "vapen_middelen"),
+    ],
+    start=9,
+):
+    school = ("vaartzicht-college", "lumen-lyceum", "noorderplas-gymnasium", "weerwater-praktijkschool")[number % 4]
+    DEMO_SIGNALS.append(
+        (
+            f"demo-sig-{number:02d}",
+            school,
+            days,
+            category,
+            sub,
+            location,
+            "midden",
+            "stadsdeelnetwerk",
+            "K2",
+            "Signaal voor het trendbeeld (demo)",
+            [],
+            [theme] if theme else [],
+        )
+    )
+
+HELD_MINUTES = """Opening en mededelingen. De voorzitter heet iedereen welkom.
+
+Actielijst: de acties van de vorige keer zijn besproken.
+
+Trendbeeld scholen: meer meldingen van messen rond de scholen in het centrum; vapes blijven een zorg.
+
+Politiebeeld: extra surveillance bij het busstation op vrijdagmiddag heeft effect.
+
+Afspraken: scholen melden kluisjescontroles vooraf bij de wijkagent; jongerenwerk is aanwezig bij de uitgang."""
+
+
+def _demo_signals() -> int:
+    from datetime import timedelta
+
+    from portal.core.db import utcnow
+    from portal.signals import services as signal_services
+    from portal.signals.models import Signal
+
+    if db.session.scalar(select(Signal.id).limit(1)) is not None:
+        return 0
+    created = 0
+    today = utcnow().date()
+    for (
+        key,
+        school,
+        days,
+        category,
+        sub,
+        location,
+        severity,
+        scope,
+        classification,
+        summary,
+        extra,
+        themes,
+    ) in DEMO_SIGNALS:
+        author = identity.find_user_by_email(_email(f"coordinator.{school}"))
+        if author is None:
+            continue
+        data = signal_services.SignalInput(
+            client_key=key,
+            occurred_on=today - timedelta(days=days),
+            category=category,
+            subcategory=sub,
+            location_type=location,
+            severity=severity,
+            summary=summary,
+            classification=classification,
+            sharing_scope=scope,
+            extra_districts=extra,
+            themes=themes,
+        )
+        created += int(signal_services.create_signal(author, data, ip="").created)
+    return created
+
+
+def load_demo_meetings() -> int:
+    """Per district room: one held meeting with adopted minutes and open actions, and one upcoming meeting whose
+    agenda is open (with those actions carried onto it). Idempotent: a room that has meetings is left alone."""
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from portal.core.db import utcnow
+    from portal.meetings import queries as meeting_queries
+    from portal.meetings import services as meetings
+
+    created = _demo_signals()
+    local = ZoneInfo("Europe/Amsterdam")
+    today = utcnow().date()
+    for district_code, room_code in data.DISTRICT_ROOM.items():
+        room = rooms.get_room(room_code)
+        chair = identity.find_user_by_email(_email(f"veiligheidsmanager.{district_code.lower()}"))
+        if room is None or chair is None or meetings.count_meetings(room):
+            continue
+        organisations = meeting_queries.member_organisations(room)
+
+        def at(days: int, hour: int) -> datetime:
+            return datetime.combine(today + timedelta(days=days), time(hour, 0), tzinfo=local)
+
+        held = meetings.create_meeting(
+            chair,
+            room,
+            meetings.MeetingInput(
+                kind="stadsdeel",
+                title=f"Netwerkbijeenkomst {room.district.name} (voorjaar)",
+                scheduled_at=at(-75, 15),
+                duration_min=150,
+                place="Stadhuis Almere, Stadhuisplein 1",
+                chair_id=str(chair.public_id),
+                secretary_id=str(chair.public_id),
+            ),
+            ip="",
+        )
+        for status in ("agenda_open", "agenda_definitief", "gehouden"):
+            meetings.change_status(chair, held, status, ip="")
+        meetings.record_attendance(chair, held, [str(m.user.public_id) for m in meeting_queries.members(room)], ip="")
+        police = next((o for o in organisations if o.kind is OrganisationKind.POLICE_UNIT), organisations[0])
+        school = next((o for o in organisations if o.kind is OrganisationKind.SCHOOL_LOCATION), organisations[0])
+        for description, owner, due in (
+            ("Extra surveillance bij het busstation op vrijdagmiddag", police, today + timedelta(days=10)),
+            ("Voorlichting over vapes in de tweede klassen", school, today - timedelta(days=5)),
+            ("Afspraken kluisjescontrole delen met alle scholen", school, today + timedelta(days=30)),
+        ):
+            meetings.create_action(
+                chair,
+                held,
+                meetings.ActionInput(description=description, owner_organisation_id=str(owner.public_id), due_date=due),
+                ip="",
+            )
+        from portal.core.sanitize import plain_text_to_html
+
+        meetings.save_minutes(chair, held, plain_text_to_html(HELD_MINUTES), base_version=0, confirmed=False, ip="")
+        meetings.change_status(chair, held, "verslag_concept", ip="")
+        meetings.change_status(chair, held, "verslag_vastgesteld", ip="")
+
+        upcoming = meetings.create_meeting(
+            chair,
+            room,
+            meetings.MeetingInput(
+                kind="stadsdeel",
+                title=f"Netwerkbijeenkomst {room.district.name} (najaar)",
+                scheduled_at=at(21, 15),
+                duration_min=150,
+                place="Stadhuis Almere, Stadhuisplein 1",
+                chair_id=str(chair.public_id),
+                secretary_id=str(chair.public_id),
+            ),
+            ip="",
+        )
+        meetings.change_status(chair, upcoming, "agenda_open", ip="")
+        meetings.generate_trend_report(chair, upcoming, ip="")
+        created += 2
+    db.session.flush()
+    return created

@@ -153,3 +153,45 @@ class LiveNamespace(Namespace):
 
 def register(socketio: SocketIO) -> None:
     socketio.on_namespace(LiveNamespace(NAMESPACE))
+
+
+# --- meetings ---------------------------------------------------------------------------------------------------
+
+
+def _on_meeting_watch(self, data=None):
+    """``{"meeting": <meeting id>, "editing": <bool>}``: follow a meeting's agenda and minutes live.
+
+    The channel is joined only after the database says the user holds a current seat in the meeting's room (the
+    same query as the pages); ``editing`` marks the user as editing the minutes, which the others see. The page
+    repeats the call every 30 s while it is open (presence expires after 90 s)."""
+    from portal.meetings import queries as meeting_queries
+    from portal.meetings import services as meeting_services
+    from portal.realtime.publish import meeting_channel
+
+    user = self._user()
+    if user is None:
+        disconnect()
+        return _error("unauthorized")
+    if not self.limiter.allow(request.sid):
+        return _error("rate_limited")
+    if not isinstance(data, dict) or set(data) - {"meeting", "editing"}:
+        return _error("invalid_payload")
+    meeting_id, editing = parse_public_id(data.get("meeting")), data.get("editing", False)
+    if meeting_id is None or not isinstance(editing, bool):
+        return _error("invalid_payload")
+    try:
+        meeting = meeting_queries.meeting_for(user, meeting_id)
+        editors = meeting_services.watch(user, meeting, editing=editing)
+    except DomainError:
+        return _error("not_found")
+    join_room(meeting_channel(meeting.id))
+    commit()
+    return {
+        "ok": True,
+        "meeting": str(meeting.public_id),
+        "editors": meeting_queries.editor_list(editors),
+    }
+
+
+# Flask-SocketIO dispatches an event to the method named "on_" + the event name; "meeting.watch" has a dot.
+setattr(LiveNamespace, "on_meeting.watch", _on_meeting_watch)

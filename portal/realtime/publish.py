@@ -175,3 +175,43 @@ def notify_user(user_id: int, event: str, payload: dict) -> None:
             log.exception("could not notify user %s", user_id)
 
     on_commit(_send)
+
+
+# --- meeting events ---------------------------------------------------------------------------------------------
+#
+#   meeting:<meeting id>  - sockets of people who have a meeting's page open. Joined only by the ``meeting.watch``
+#                           handler in realtime/namespaces.py, after it checked the user's current seat in the
+#                           meeting's room in the database; never a name a client chose.
+# The agenda, its status and who is editing the minutes are the same for every member of the room (linked
+# signals, which depend on the viewer, are left out), so one payload per event serves the whole channel.
+
+
+def meeting_channel(meeting_id: int) -> str:
+    return f"meeting:{meeting_id}"
+
+
+def meeting_event(kind: str, meeting_id: int) -> None:
+    """After commit: push ``kind`` (meeting.agenda, meeting.status, meeting.minutes, meeting.presence) to the
+    people watching the meeting."""
+    on_commit(lambda: _emit_meeting_event(kind, meeting_id))
+
+
+def _emit_meeting_event(kind: str, meeting_id: int) -> None:
+    if getattr(socketio, "server", None) is None:
+        return
+    try:
+        payload = plan_meeting_event(kind, meeting_id)
+        if payload is not None:
+            socketio.emit(kind, payload, to=meeting_channel(meeting_id), namespace=NAMESPACE)
+    except Exception:  # Redis down or similar: the page shows the database state on reload
+        log.exception("could not push %s for meeting %s", kind, meeting_id)
+
+
+def plan_meeting_event(kind: str, meeting_id: int) -> dict | None:
+    """The payload of a meeting event, read from the database after the commit (tested without sockets)."""
+    from portal.extensions import db
+    from portal.meetings.models import Meeting
+    from portal.meetings.queries import live_payload
+
+    meeting = db.session.get(Meeting, meeting_id)
+    return None if meeting is None else live_payload(kind, meeting)

@@ -1,0 +1,386 @@
+"""Reads about meetings with the room membership built in (R-AZ-2): a meeting of a room the user has no current
+seat in is never loaded, and answers the same as an unknown id (404, R-AZ-3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from portal.authz.permissions import Permission
+from portal.authz.policy import has_permission, may_manage_meetings
+from portal.core.db import utcnow
+from portal.core.errors import NotFound
+from portal.extensions import db
+from portal.identity.models import User
+from portal.meetings.models import (
+    OPEN_ACTION_STATUSES,
+    ActionItem,
+    AgendaItem,
+    Attendance,
+    Meeting,
+    MeetingPresence,
+    MeetingStatus,
+    Minutes,
+    PartnerPicture,
+    SchoolInput,
+    TrendReport,
+)
+from portal.organisations.models import Organisation
+from portal.rooms.models import Room, RoomMembership
+from portal.rooms.queries import current_membership_clause, room_ids_of
+from portal.signals.models import Signal
+from portal.signals.queries import Viewer, audience_clause
+
+PRESENCE_SECONDS = 90  # an editor who has not been seen for this long no longer counts as editing
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one user may do with one meeting (or room), decided once per request from the one policy."""
+
+    read: bool
+    manage: bool
+    propose: bool
+    school_input: bool
+    partner_picture: bool
+    comment: bool
+    export: bool
+    update_actions: bool
+
+
+def access_for(user: User, room: Room) -> Access:
+    """The user is a current member of ``room`` (the loaders below make sure of that)."""
+    return Access(
+        read=has_permission(user, Permission.MEETING_READ),
+        manage=may_manage_meetings(user, room.kind.value),
+        propose=has_permission(user, Permission.MEETING_PROPOSE),
+        school_input=has_permission(user, Permission.MEETING_SCHOOL_INPUT),
+        partner_picture=has_permission(user, Permission.MEETING_PARTNER_PICTURE),
+        comment=has_permission(user, Permission.MINUTES_COMMENT),
+        export=has_permission(user, Permission.MEETING_EXPORT),
+        update_actions=has_permission(user, Permission.ACTION_UPDATE),
+    )
+
+
+def _readable_room_ids(user: User) -> set[int]:
+    if not has_permission(user, Permission.MEETING_READ):
+        return set()
+    return room_ids_of(user)
+
+
+def room_for(user: User, public_id) -> Room:
+    """A room the user holds a current seat in and may read meetings of; NotFound otherwise."""
+    room = (
+        db.session.scalar(select(Room).where(Room.public_id == public_id).options(selectinload(Room.district)))
+        if public_id
+        else None
+    )
+    if room is None or room.id not in _readable_room_ids(user):
+        raise NotFound()
+    return room
+
+
+def meeting_for(user: User, public_id) -> Meeting:
+    """A meeting of a room the user is a current member of; NotFound for unknown and forbidden alike."""
+    meeting = (
+        db.session.scalar(
+            select(Meeting)
+            .where(Meeting.public_id == public_id)
+            .options(
+                selectinload(Meeting.room).selectinload(Room.district),
+                selectinload(Meeting.chair),
+                selectinload(Meeting.secretary),
+            )
+        )
+        if public_id
+        else None
+    )
+    if meeting is None or meeting.room_id not in _readable_room_ids(user):
+        raise NotFound()
+    return meeting
+
+
+def action_for(user: User, public_id) -> ActionItem:
+    action = (
+        db.session.scalar(
+            select(ActionItem).where(ActionItem.public_id == public_id).options(selectinload(ActionItem.meeting))
+        )
+        if public_id
+        else None
+    )
+    if action is None or action.room_id not in _readable_room_ids(user):
+        raise NotFound()
+    return action
+
+
+def item_in(meeting: Meeting, public_id) -> AgendaItem:
+    item = (
+        db.session.scalar(
+            select(AgendaItem).where(AgendaItem.meeting_id == meeting.id, AgendaItem.public_id == public_id)
+        )
+        if public_id
+        else None
+    )
+    if item is None:
+        raise NotFound()
+    return item
+
+
+def meetings_of_room(room: Room) -> list[Meeting]:
+    stmt = (
+        select(Meeting)
+        .where(Meeting.room_id == room.id)
+        .options(selectinload(Meeting.chair))
+        .order_by(Meeting.scheduled_at.desc(), Meeting.id.desc())
+    )
+    return list(db.session.scalars(stmt))
+
+
+def previous_meeting(meeting: Meeting) -> Meeting | None:
+    return db.session.scalar(
+        select(Meeting)
+        .where(Meeting.room_id == meeting.room_id, Meeting.scheduled_at < meeting.scheduled_at)
+        .order_by(Meeting.scheduled_at.desc())
+        .limit(1)
+    )
+
+
+def members(room: Room) -> list[RoomMembership]:
+    """The room's current members with users and organisations."""
+    stmt = (
+        select(RoomMembership)
+        .join(RoomMembership.user)
+        .where(RoomMembership.room_id == room.id, *current_membership_clause())
+        .options(selectinload(RoomMembership.user).selectinload(User.organisation))
+        .order_by(User.display_name)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def member_organisations(room: Room) -> list[Organisation]:
+    seen: dict[int, Organisation] = {}
+    for membership in members(room):
+        seen.setdefault(membership.user.organisation_id, membership.user.organisation)
+    return sorted(seen.values(), key=lambda o: o.name)
+
+
+def managers(room: Room) -> list[User]:
+    """Members who may chair or take the minutes of this room's meetings (by the policy, per person)."""
+    return [m.user for m in members(room) if may_manage_meetings(m.user, room.kind.value)]
+
+
+def is_member(room: Room, user: User) -> bool:
+    return user.id is not None and room.id in room_ids_of(user)
+
+
+def agenda(meeting: Meeting) -> list[AgendaItem]:
+    stmt = (
+        select(AgendaItem)
+        .where(AgendaItem.meeting_id == meeting.id)
+        .options(
+            selectinload(AgendaItem.kind),
+            selectinload(AgendaItem.owner),
+            selectinload(AgendaItem.proposed_by),
+            selectinload(AgendaItem.signals),
+            selectinload(AgendaItem.themes),
+            selectinload(AgendaItem.actions).selectinload(ActionItem.owner_organisation),
+        )
+        .order_by(AgendaItem.position, AgendaItem.id)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def visible_signal_ids(viewer: Viewer, signal_ids: set[int]) -> set[int]:
+    """Of these signals, the ones this viewer may see (linked signals are only shown to those who may)."""
+    if not signal_ids:
+        return set()
+    stmt = select(Signal.id).where(Signal.id.in_(signal_ids), audience_clause(viewer))
+    return set(db.session.scalars(stmt))
+
+
+def school_inputs(meeting: Meeting) -> list[SchoolInput]:
+    stmt = (
+        select(SchoolInput)
+        .where(SchoolInput.meeting_id == meeting.id)
+        .options(selectinload(SchoolInput.organisation), selectinload(SchoolInput.signals))
+        .order_by(SchoolInput.id)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def school_input_of(meeting: Meeting, organisation_id: int) -> SchoolInput | None:
+    return db.session.scalar(
+        select(SchoolInput).where(SchoolInput.meeting_id == meeting.id, SchoolInput.organisation_id == organisation_id)
+    )
+
+
+def partner_pictures(meeting: Meeting) -> list[PartnerPicture]:
+    stmt = (
+        select(PartnerPicture)
+        .where(PartnerPicture.meeting_id == meeting.id)
+        .options(selectinload(PartnerPicture.organisation))
+        .order_by(PartnerPicture.kind, PartnerPicture.id)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def partner_picture_of(meeting: Meeting, organisation_id: int, kind) -> PartnerPicture | None:
+    return db.session.scalar(
+        select(PartnerPicture).where(
+            PartnerPicture.meeting_id == meeting.id,
+            PartnerPicture.organisation_id == organisation_id,
+            PartnerPicture.kind == kind,
+        )
+    )
+
+
+def trend_report(meeting: Meeting) -> TrendReport | None:
+    return db.session.scalar(select(TrendReport).where(TrendReport.meeting_id == meeting.id))
+
+
+def minutes(meeting: Meeting) -> Minutes | None:
+    return db.session.scalar(
+        select(Minutes)
+        .where(Minutes.meeting_id == meeting.id)
+        .options(selectinload(Minutes.versions), selectinload(Minutes.comments))
+    )
+
+
+def attendance(meeting: Meeting) -> list[Attendance]:
+    stmt = (
+        select(Attendance)
+        .where(Attendance.meeting_id == meeting.id)
+        .options(selectinload(Attendance.user), selectinload(Attendance.organisation))
+    )
+    return sorted(db.session.scalars(stmt), key=lambda a: (a.organisation.name, a.user.display_name))
+
+
+def actions_of_room(room: Room, *, open_only: bool = False) -> list[ActionItem]:
+    stmt = (
+        select(ActionItem)
+        .where(ActionItem.room_id == room.id)
+        .options(
+            selectinload(ActionItem.owner_organisation),
+            selectinload(ActionItem.owner_user),
+            selectinload(ActionItem.meeting),
+            selectinload(ActionItem.updates),
+        )
+        .order_by(ActionItem.due_date, ActionItem.id)
+    )
+    if open_only:
+        stmt = stmt.where(ActionItem.status.in_(OPEN_ACTION_STATUSES))
+    return list(db.session.scalars(stmt))
+
+
+def actions_of_meeting(meeting: Meeting) -> list[ActionItem]:
+    stmt = (
+        select(ActionItem)
+        .where(ActionItem.meeting_id == meeting.id)
+        .options(selectinload(ActionItem.owner_organisation), selectinload(ActionItem.owner_user))
+        .order_by(ActionItem.due_date, ActionItem.id)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def carried_actions(meeting: Meeting) -> list[ActionItem]:
+    """Open actions of this room created at earlier meetings: they belong on this meeting's action list."""
+    stmt = (
+        select(ActionItem)
+        .join(Meeting, Meeting.id == ActionItem.meeting_id)
+        .where(
+            ActionItem.room_id == meeting.room_id,
+            ActionItem.status.in_(OPEN_ACTION_STATUSES),
+            Meeting.scheduled_at < meeting.scheduled_at,
+        )
+        .order_by(ActionItem.due_date, ActionItem.id)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def reminders(user: User, room: Room, days: int = 14) -> dict:
+    """In-portal reminders: this room's meetings in the coming weeks, and actions of the user's organisation that
+    are due soon or overdue."""
+    now = utcnow()
+    upcoming = list(
+        db.session.scalars(
+            select(Meeting)
+            .where(
+                Meeting.room_id == room.id,
+                Meeting.scheduled_at >= now,
+                Meeting.scheduled_at <= now + timedelta(days=42),
+                Meeting.status.in_([MeetingStatus.PLANNED, MeetingStatus.AGENDA_OPEN, MeetingStatus.AGENDA_FINAL]),
+            )
+            .order_by(Meeting.scheduled_at)
+        )
+    )
+    due = list(
+        db.session.scalars(
+            select(ActionItem)
+            .where(
+                ActionItem.room_id == room.id,
+                ActionItem.owner_organisation_id == user.organisation_id,
+                ActionItem.status.in_(OPEN_ACTION_STATUSES),
+                ActionItem.due_date <= (now + timedelta(days=days)).date(),
+            )
+            .order_by(ActionItem.due_date)
+        )
+    )
+    return {"meetings": upcoming, "actions": due, "today": now.date()}
+
+
+def editors(meeting: Meeting) -> list[User]:
+    """Who has the minutes open for editing now."""
+    since = utcnow() - timedelta(seconds=PRESENCE_SECONDS)
+    stmt = (
+        select(User)
+        .join(MeetingPresence, MeetingPresence.user_id == User.id)
+        .where(MeetingPresence.meeting_id == meeting.id, MeetingPresence.seen_at >= since)
+        .options(selectinload(User.organisation))
+        .order_by(User.display_name)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def agenda_summary(meeting: Meeting, language: str = "nl") -> dict:
+    """The agenda as every member of the room may see it (no linked signals: those depend on the viewer). The
+    live event carries this; the page renders the same items."""
+    items = agenda(meeting)
+    return {
+        "meeting": str(meeting.public_id),
+        "status": meeting.status.value,
+        "planned_min": meeting.duration_min,
+        "total_min": sum(i.duration_min for i in items if i.accepted),
+        "items": [
+            {
+                "id": str(i.public_id),
+                "position": index + 1,
+                "title": i.title,
+                "kind": {"code": i.kind.code, "label_nl": i.kind.label_nl, "label_en": i.kind.label_en},
+                "duration_min": i.duration_min,
+                "owner": i.owner.display_name if i.owner else None,
+                "accepted": i.accepted,
+                "proposed_by": i.proposed_by.display_name,
+            }
+            for index, i in enumerate(items)
+        ],
+    }
+
+
+def live_payload(kind: str, meeting: Meeting) -> dict:
+    """What a live meeting event carries (realtime.publish sends it to the meeting's watchers)."""
+    if kind == "meeting.agenda":
+        return agenda_summary(meeting)
+    base = {"meeting": str(meeting.public_id), "status": meeting.status.value}
+    if kind == "meeting.presence":
+        base["editors"] = editor_list(editors(meeting))
+    elif kind == "meeting.minutes":
+        record = minutes(meeting)
+        base["version"] = record.current_version if record else 0
+    return base
+
+
+def editor_list(users: list[User]) -> list[dict]:
+    return [{"id": str(u.public_id), "name": u.display_name, "organisation": u.organisation.name} for u in users]
