@@ -170,7 +170,7 @@ def room(room_id: str):
     else:  # this viewer does not see which school posted what: only their own school to filter on
         schools = [current_user.organisation] if current_user.organisation.is_school_location else []
     form.school.choices = [("", _("All"))] + [(str(s.public_id), s.name) for s in schools]
-    signals, next_id = [], None
+    signals, next_id, cards = [], None, []
     if form.validate():
         school_public = parse_public_id(form.school.data) if form.school.data else None
         school_id = next((s.id for s in schools if s.public_id == school_public), -1) if school_public else None
@@ -187,9 +187,11 @@ def room(room_id: str):
             after_id=queries.decode_cursor(request.args.get("cursor")),
         )
         signals, next_id = queries.list_signals(v, criteria)
+        # Present before the commit: committing expires the loaded rows, and presenting them afterwards reloaded
+        # every signal with its themes and follow-ups one by one (three statements per card).
+        cards = [present(s, v.fields_for(s)) for s in signals]
         services.record_search(current_user, ip=client_ip(), results=len(signals), searched=bool(criteria.q))
         commit()
-    cards = [present(s, v.fields_for(s)) for s in signals]
     args = {k: val for k, val in request.args.items() if k != "cursor"}
     return render_template(
         "signals/room.html",
