@@ -184,6 +184,7 @@ def load_demo(password: str) -> DemoReport:
             _ensure_member(room_code, user, member_role)
     db.session.flush()
     report.created += load_demo_meetings()
+    report.created += load_demo_follow_up()
     return report
 
 
@@ -481,3 +482,42 @@ def load_demo_meetings() -> int:
         created += 2
     db.session.flush()
     return created
+
+
+def load_demo_follow_up() -> int:
+    """Police follow-up on a few demo signals and some reads by partners, so the police view, the school's
+    "who opened this signal" page and the privacy officer's access report have something to show. Idempotent:
+    nothing happens once any follow-up exists."""
+    from portal.police import services as police
+    from portal.police.models import PoliceFollowUp
+    from portal.signals import queries
+    from portal.signals import services as signal_services
+
+    if db.session.scalar(select(PoliceFollowUp.id).limit(1)) is not None:
+        return 0
+    added = 0
+    steps = [
+        ("kennisgenomen", "", ""),
+        ("actie_gestart", "extra_toezicht", "PL0900-2026-0417"),
+        ("overgedragen", "halt", "PL0900-2026-0388"),
+    ]
+    for district in ("stad", "buiten", "poort"):
+        officer = identity.find_user_by_email(_email(f"wijkagent.{district}"))
+        if officer is None:
+            continue
+        viewer = queries.viewer_for(officer)
+        signals, _next = queries.list_signals(viewer, queries.SignalFilter(), limit=3)
+        for signal, (status, intervention, reference) in zip(signals, steps, strict=False):
+            signal_services.record_read(officer, signal, ip="127.0.0.1")
+            police.record_follow_up(
+                officer, signal.public_id, status, intervention=intervention, police_reference=reference, ip="127.0.0.1"
+            )
+            added += 1
+    for local in ("veiligheidsmanager.stad", "jongerenwerker.stad", "coordinator.lumen-lyceum"):
+        reader = identity.find_user_by_email(_email(local))
+        if reader is None:
+            continue
+        viewer = queries.viewer_for(reader)
+        for signal in queries.list_signals(viewer, queries.SignalFilter(), limit=4)[0]:
+            signal_services.record_read(reader, signal, ip="127.0.0.1")
+    return added
