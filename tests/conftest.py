@@ -21,7 +21,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from portal import create_app
-from portal.extensions import db, limiter
+from portal.extensions import db, limiter, socketio
+
+pytest_plugins = ["tests.signal_world"]  # the `world` fixture of the signal tests
 
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", "")
@@ -73,11 +75,59 @@ def make_app(database_url: str, **extra):
     return create_app(config)
 
 
+def _extension_state() -> dict:
+    """What ``create_app`` rebinds on the shared extension objects: the limiter's storage (so an app built with
+    ``REDIS_URL`` would move every app's rate limits to Redis) and the Socket.IO server with its client manager."""
+    return {
+        (limiter, "_storage"): limiter._storage,
+        (limiter, "_limiter"): limiter._limiter,
+        (limiter, "_storage_options"): dict(limiter._storage_options),
+        (socketio, "server"): socketio.server,
+        (socketio, "server_options"): dict(socketio.server_options),
+        (socketio, "sockio_mw"): getattr(socketio, "sockio_mw", None),
+        (socketio, "async_mode"): socketio.async_mode,
+    }
+
+
+@pytest.fixture
+def build_app(database_url):
+    """``build_app(**config)``: another app on the test database (an https ``BASE_URL``, Redis, an extra route).
+    Afterwards the shared extension objects are bound back to what they were, so nothing leaks into later tests."""
+    saved = _extension_state()
+
+    def _build(**config):
+        return make_app(database_url, **config)
+
+    try:
+        yield _build
+    finally:
+        for (extension, attribute), value in saved.items():
+            setattr(extension, attribute, value)
+
+
+@pytest.fixture
+def fast_passwords(monkeypatch):
+    """Opt-in (``pytestmark = pytest.mark.usefixtures("fast_passwords")``) for tests that sign in many times: the
+    same argon2id code path with small work factors (the production cost is ~0.3 s per hash on a small machine)."""
+    from argon2 import PasswordHasher
+
+    from portal.identity import passwords
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", cheap)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", cheap.hash("not-a-password"))
+
+
 @pytest.fixture(scope="session")
 def app(database_url):
     application = make_app(database_url)
     with application.app_context():
         upgrade()
+        # Reference data is part of every real installation (`flask portal taxonomy load`); load it once.
+        from portal.signals.taxonomy import load_reference_data
+
+        load_reference_data()
+        db.session.commit()
     return application
 
 
@@ -85,8 +135,12 @@ def app(database_url):
 def _reset_rate_limits(request):
     if "app" in request.fixturenames:
         app = request.getfixturevalue("app")
+        limiter._storage, limiter._limiter = app.extensions["portal_limiter_state"]
         with app.app_context():
             limiter.reset()
+        # Extensions are module-level singletons: a test that builds a second app (another BASE_URL, a Redis
+        # URL) re-binds the Socket.IO server. Give the session's app its own server back.
+        socketio.server = app.extensions["portal_socketio_server"]
 
 
 @pytest.fixture

@@ -119,7 +119,17 @@ class VerifyReport:
 def verify_chain(events: Iterable[AuditEvent] | None = None) -> VerifyReport:
     """Walk the chain in order; report the first record whose hash or link does not hold."""
     if events is None:
-        events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000))
+        # yield_per streams through a server-side cursor on PostgreSQL: close it also when the walk stops early at
+        # a broken record, or the cursor stays open (and psycopg warns) until the connection is recycled.
+        result = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000))
+        try:
+            return _walk(result)
+        finally:
+            result.close()
+    return _walk(events)
+
+
+def _walk(events: Iterable[AuditEvent]) -> VerifyReport:
     prev = GENESIS_HASH
     checked = 0
     for event in events:

@@ -89,4 +89,6 @@ def install_error_handlers(app: Flask) -> None:
     def _unexpected(error: Exception):
         db.session.rollback()
         log.exception("unhandled error")
-        return _respond(500, InternalServerError.name.lower().replace(" ", "_"))
+        # ``name`` is a property of werkzeug's exceptions: read it from an instance (on the class it is the property
+        # object itself, and the 500 handler would raise instead of answering).
+        return _respond(500, InternalServerError().name.lower().replace(" ", "_"))
