@@ -328,3 +328,23 @@ def login_as(app, dbs):
         return token
 
     return _login_as
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """One Playwright and one Debian Chromium per test process: Playwright's sync API cannot run twice at once in a
+    process, so every browser test (tests/e2e, SSO, meetings) shares this one."""
+    from pathlib import Path
+
+    from tests.servers import CHROMIUM, launch_chromium
+
+    if not Path(CHROMIUM).exists():
+        missing_service(f"Chromium ({CHROMIUM}; make browser installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import missing_service
-from tests.servers import CHROMIUM, PortalServer, launch_chromium, prepare_database
+from tests.servers import PortalServer, prepare_database
 
 AXE_SCRIPT = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 TIMEOUT_MS = 15_000
@@ -23,20 +23,6 @@ TIMEOUT_MS = 15_000
 def pytest_configure(config):
     # Registered by pytest-xdist; registered here too so `-p no:xdist` works with --strict-markers.
     config.addinivalue_line("markers", "xdist_group(name): run these tests on one xdist worker (--dist loadgroup)")
-
-
-@pytest.fixture(scope="session")
-def chromium_browser() -> Iterator:
-    if not Path(CHROMIUM).exists():
-        missing_service(f"Chromium ({CHROMIUM}; make browser installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import missing_service
-from tests.servers import CHROMIUM, PortalServer, browser_sign_in, launch_chromium, prepare_database
+from tests.servers import CHROMIUM, PortalServer, browser_sign_in, prepare_database
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 TIMEOUT_MS = 15_000
@@ -26,13 +26,13 @@ def meeting_server(tmp_path_factory):
         yield server
 
 
-def test_prepare_an_agenda_from_a_proposal_and_export_it(meeting_server):
-    from playwright.sync_api import expect, sync_playwright
+def test_prepare_an_agenda_from_a_proposal_and_export_it(meeting_server, chromium_browser):
+    from playwright.sync_api import expect
     from pypdf import PdfReader
 
     server = meeting_server
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
+    browser = chromium_browser
+    if browser:  # one shared browser per test process (tests/conftest.py)
         try:
             chair = browser.new_context(locale="nl-NL").new_page()
             chair.set_default_timeout(TIMEOUT_MS)
@@ -83,4 +83,5 @@ def test_prepare_an_agenda_from_a_proposal_and_export_it(meeting_server):
             assert "K2" in text
             assert "Ingrid Peters" in text  # the watermark names who downloaded it
         finally:
-            browser.close()
+            for context in browser.contexts:
+                context.close()

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import missing_service
 from tests.oidc.node_provider import NodeProvider, node_available
-from tests.servers import CHROMIUM, HOST, ROOT, PortalServer, flask_cli, launch_chromium, portal_env, prepare_database
+from tests.servers import CHROMIUM, HOST, ROOT, PortalServer, flask_cli, portal_env, prepare_database
 
 pytestmark = pytest.mark.browser
 
@@ -117,22 +117,19 @@ jeugdagent = "police_officer"
         idp.close()
 
 
-def test_click_inloggen_via_politie_signs_in(sso_server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(TIMEOUT_MS)
-            page.goto(sso_server.url("/auth/login"))
-            # "Inloggen via Politie" once the Dutch catalogue has the msgid, "Sign in via Politie" until then
-            page.get_by_role("link", name=re.compile(r"^(Inloggen|Sign in) via Politie$")).click()
-            page.locator("input[name=login]").fill("agent-jansen")
-            page.locator("input[name=password]").fill("any password")
-            page.locator("button[type=submit]").click()
-            page.locator("button[type=submit]").click()  # the provider's consent page: Continue
-            page.wait_for_url(sso_server.url("/"))
-            assert "Agent Jansen" in page.locator("header").inner_text()
-        finally:
-            browser.close()
+def test_click_inloggen_via_politie_signs_in(sso_server, chromium_browser):
+    context = chromium_browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(sso_server.url("/auth/login"))
+        # "Inloggen via Politie" once the Dutch catalogue has the msgid, "Sign in via Politie" until then
+        page.get_by_role("link", name=re.compile(r"^(Inloggen|Sign in) via Politie$")).click()
+        page.locator("input[name=login]").fill("agent-jansen")
+        page.locator("input[name=password]").fill("any password")
+        page.locator("button[type=submit]").click()
+        page.locator("button[type=submit]").click()  # the provider's consent page: Continue
+        page.wait_for_url(sso_server.url("/"))
+        assert "Agent Jansen" in page.locator("header").inner_text()
+    finally:
+        context.close()
