@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 
 from portal.authz.decorators import require
 from portal.authz.permissions import Permission
-from portal.core.db import commit, parse_public_id
+from portal.core.db import commit, parse_public_id, utcnow
 from portal.core.errors import NotFound, ValidationFailed
+from portal.core.i18n import select_locale
 from portal.core.security import client_ip
 from portal.extensions import db
 from portal.privacy import retention, services
@@ -110,13 +111,28 @@ def subjects():
     key = request.args.get("key", "").strip()[:64]
     rows = []
     if key:
-        if request.args.get("format") == "json":
+        export_format = request.args.get("format")
+        if export_format in ("json", "pdf"):
             data = services.export_subject(current_user, key, ip=client_ip())
             commit()
+            if export_format == "json":
+                return Response(
+                    json.dumps(data, ensure_ascii=False, indent=2),
+                    mimetype="application/json",
+                    headers={"Content-Disposition": "attachment; filename=inzage.json"},
+                )
+            from portal.meetings.exports import render_pdf, watermark  # the one PDF renderer (no fetching)
+
+            html = render_template(
+                "privacy/subject_pdf.html",
+                data=data,
+                language=select_locale(),
+                watermark=watermark(current_user, utcnow()),
+            )
             return Response(
-                json.dumps(data, ensure_ascii=False, indent=2),
-                mimetype="application/json",
-                headers={"Content-Disposition": "attachment; filename=inzage.json"},
+                render_pdf(html),
+                mimetype="application/pdf",
+                headers={"Content-Disposition": "attachment; filename=inzage.pdf"},
             )
         rows = services.find_subject(current_user, key, ip=client_ip())
         commit()

@@ -123,6 +123,16 @@ def test_subject_request_find_export_rectify_erase(app, world, client, login_as,
     exported = json.loads(client.get("/privacy/subjects?key=LLN-4711&format=json").get_data(as_text=True))
     assert exported["references"][0]["signal"]["reference"] == signal.reference
     assert exported["references"][0]["pseudonym"] == "Leerling A"
+    pdf = client.get("/privacy/subjects?key=LLN-4711&format=pdf")
+    assert pdf.mimetype == "application/pdf"
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    text = "".join(page.extract_text() for page in PdfReader(BytesIO(pdf.data)).pages)
+    assert signal.reference in text
+    assert "K3" in text
+    assert "FG Test" in text  # watermarked with who downloaded it
     token = csrf_token(client, "/privacy/subjects?key=LLN-4711")
     assert client.post("/privacy/subjects/erase", data={"csrf_token": token, "key": "LLN-4711"}).status_code == 302
     assert signal.reference in client.get("/privacy/subjects?key=LLN-4711").get_data(as_text=True)  # not confirmed
