@@ -1,4 +1,5 @@
-"""WSGI entry point: ``gunicorn -k gevent ... wsgi:app`` (see README). Imports only ``portal``."""
+"""WSGI entry point: ``gunicorn --worker-class geventwebsocket.gunicorn.workers.GeventWebSocketWorker ... wsgi:app``
+(see README). Imports only ``portal``."""
 
 import os
 

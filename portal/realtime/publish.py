@@ -88,12 +88,13 @@ def plan_signal_event(kind: str, signal_id: int, room_seqs: list[tuple[int, int]
     from portal.rooms.queries import current_membership_clause
     from portal.signals.models import SharingScope, Signal
     from portal.signals.presenter import present
-    from portal.signals.queries import _eager, matrix
+    from portal.signals.queries import _eager, load_reference_data, matrix
     from portal.signals.visibility import OWN_FIELDS, POLICE_DETAILS, VIEWER_KINDS
 
     signal = db.session.scalar(select(Signal).where(Signal.id == signal_id).options(*_eager()))
     if signal is None:
         return
+    load_reference_data([signal])
     visibility = matrix()
     own_orgs = {signal.organisation_id} | ({signal.school_location_id} if signal.school_location_id else set())
     classification = signal.classification.value
