@@ -65,7 +65,12 @@ def world(app, make):
         membership = db.session.query(RoomMembership).filter_by(user_id=users["revoked"].id).one()
         membership.revoked_at = utcnow() - timedelta(minutes=1)
         db.session.commit()
-    return {"users": users, "rooms": {"a": room_a, "b": room_b, "city": city}, "districts": (d_a, d_b)}
+    return {
+        "users": users,
+        "rooms": {"a": room_a, "b": room_b, "city": city},
+        "districts": (d_a, d_b),
+        "schools": {"a1": a1, "a2": a2, "a3": a3, "b1": b1},
+    }
 
 
 def expected_visible(who: str, scope: str, classification: str) -> bool:
