@@ -13,6 +13,7 @@ from portal.audit import services as audit
 from portal.audit.models import AuditEvent
 from portal.authz.decorators import require
 from portal.authz.permissions import Permission
+from portal.core.actions import perform
 from portal.core.db import commit, parse_public_id, utcnow
 from portal.core.errors import ValidationFailed
 from portal.core.i18n import select_locale
@@ -128,14 +129,10 @@ def follow_up(signal_id: str):
 @bp.post("/signals/<signal_id>/acknowledge")
 @require(Permission.ACUTE_ACKNOWLEDGE)
 def acknowledge(signal_id: str):
-    try:
-        services.acknowledge(current_user, parse_public_id(signal_id), ip=client_ip())
-    except ValidationFailed as error:
-        db.session.rollback()
-        flash(_(error.message), "error")
-    else:
-        commit()
-        flash(_("Acknowledged: the room can see that the police are on it."), "success")
+    perform(
+        lambda: services.acknowledge(current_user, parse_public_id(signal_id), ip=client_ip()),
+        _("Acknowledged: the room can see that the police are on it."),
+    )
     return redirect(url_for("signals.detail", signal_id=signal_id))
 
 

@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 
 from portal.authz.decorators import require
 from portal.authz.permissions import Permission
+from portal.core.actions import perform
 from portal.core.db import commit, parse_public_id, utcnow
-from portal.core.errors import NotFound, ValidationFailed
+from portal.core.errors import NotFound
 from portal.core.i18n import select_locale
 from portal.core.security import client_ip
 from portal.extensions import db
@@ -86,8 +87,8 @@ def own_access(signal_id: str):
 
 @bp.post("/signals/<signal_id>/people")
 def add_person(signal_id: str):
-    try:
-        services.add_person_reference(
+    perform(
+        lambda: services.add_person_reference(
             current_user,
             parse_public_id(signal_id),
             subject_key=request.form.get("subject_key", ""),
@@ -95,13 +96,9 @@ def add_person(signal_id: str):
             role=request.form.get("role", ""),
             age_band=request.form.get("age_band", ""),
             ip=client_ip(),
-        )
-    except ValidationFailed as error:
-        db.session.rollback()
-        flash(_(error.message), "error")
-    else:
-        commit()
-        flash(_("The pseudonymous reference has been added."), "success")
+        ),
+        _("The pseudonymous reference has been added."),
+    )
     return redirect(url_for("signals.detail", signal_id=signal_id) + "#people")
 
 
@@ -146,8 +143,8 @@ def rectify():
     reference_id = parse_public_id(request.form.get("reference", ""))
     if reference_id is None:
         raise NotFound()
-    try:
-        services.rectify_subject(
+    perform(
+        lambda: services.rectify_subject(
             current_user,
             key,
             reference_id,
@@ -155,13 +152,9 @@ def rectify():
             role=request.form.get("role", ""),
             age_band=request.form.get("age_band", ""),
             ip=client_ip(),
-        )
-    except ValidationFailed as error:
-        db.session.rollback()
-        flash(_(error.message), "error")
-    else:
-        commit()
-        flash(_("The reference has been corrected."), "success")
+        ),
+        _("The reference has been corrected."),
+    )
     return redirect(url_for("privacy.subjects", key=key))
 
 

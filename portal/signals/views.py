@@ -12,6 +12,7 @@ from sqlalchemy import select
 from portal.authz.decorators import require
 from portal.authz.permissions import Permission
 from portal.authz.policy import has_permission
+from portal.core.actions import perform
 from portal.core.db import commit, parse_public_id
 from portal.core.errors import NotFound, ValidationFailed
 from portal.core.pii import find_personal_data
@@ -364,44 +365,34 @@ def respond(signal_id: str):
 @bp.post("/signals/<signal_id>/recognise")
 @require(Permission.SIGNAL_RESPOND)
 def recognise(signal_id: str):
-    try:  # the CSRF token was checked by CSRFProtect before this view ran
-        services.recognise(current_user, parse_public_id(signal_id), ip=client_ip())
-    except ValidationFailed as error:
-        db.session.rollback()
-        flash(_(error.message), "error")
-    else:
-        commit()
-        flash(_("You marked this signal as recognisable."), "success")
+    perform(
+        lambda: services.recognise(current_user, parse_public_id(signal_id), ip=client_ip()),
+        _("You marked this signal as recognisable."),
+    )
     return redirect(url_for("signals.detail", signal_id=signal_id))
 
 
 @bp.post("/signals/<signal_id>/related")
 @require(Permission.SIGNAL_RESPOND)
 def link_related(signal_id: str):
-    try:
-        services.link_related(
+    perform(
+        lambda: services.link_related(
             current_user, parse_public_id(signal_id), request.form.get("reference", ""), ip=client_ip()
-        )
-    except ValidationFailed as error:
-        db.session.rollback()
-        flash(_(error.message), "error")
-    else:
-        commit()
-        flash(_("The signals are now linked."), "success")
+        ),
+        _("The signals are now linked."),
+    )
     return redirect(url_for("signals.detail", signal_id=signal_id) + "#related")
 
 
 @bp.post("/signals/<signal_id>/status")
 @require(Permission.SIGNAL_CREATE)
 def change_status(signal_id: str):
-    try:
-        services.set_status(current_user, parse_public_id(signal_id), request.form.get("status", ""), ip=client_ip())
-    except ValidationFailed as error:
-        db.session.rollback()
-        flash(_(error.message), "error")
-    else:
-        commit()
-        flash(_("The status has been changed."), "success")
+    perform(
+        lambda: services.set_status(
+            current_user, parse_public_id(signal_id), request.form.get("status", ""), ip=client_ip()
+        ),
+        _("The status has been changed."),
+    )
     return redirect(url_for("signals.detail", signal_id=signal_id))
 
 
