@@ -96,6 +96,24 @@ def may_manage_meetings(user: User | None, room_kind: str) -> bool:
     return permission is not None and has_permission(user, permission)
 
 
+# Invited to a meeting without a seat in its room: the OM follows the meetings it is invited to (DOMAIN.md roles:
+# "meeting materials where invited"). A guest reads the materials, exports them and comments on draft minutes, as far
+# as their own roles allow; nothing else of the room (its signals, its other meetings) opens for them.
+MEETING_GUEST_ROLES = frozenset({Role.OM_OFFICER})
+MEETING_GUEST_PERMISSIONS = frozenset({P.MEETING_READ, P.MEETING_EXPORT, P.MINUTES_COMMENT})
+
+
+def may_be_meeting_guest(user: User | None) -> bool:
+    return bool(current_roles(user) & MEETING_GUEST_ROLES)
+
+
+def guest_permissions(user: User | None) -> frozenset[P]:
+    """What an invited guest may do with a meeting: the guest grants, limited by the user's own permissions."""
+    if not may_be_meeting_guest(user):
+        return frozenset()
+    return MEETING_GUEST_PERMISSIONS & permissions_of(user)
+
+
 # Roles that may only be held by people with a local break-glass account and a second factor outside demo mode.
 ADMINISTRATIVE_ROLES = frozenset({Role.FUNCTIONAL_ADMIN})
 

@@ -415,6 +415,8 @@ def load_demo_meetings() -> int:
     from portal.meetings import services as meetings
 
     created = _demo_signals()
+    # The OM is invited to Almere Stad's meetings as a guest (no seat in the room): "My meetings" shows them.
+    om_office = organisations.get_organisation("om-midden-nederland")
     local = ZoneInfo("Europe/Amsterdam")
     today = utcnow().date()
     for district_code, room_code in data.DISTRICT_ROOM.items():
@@ -422,7 +424,10 @@ def load_demo_meetings() -> int:
         chair = identity.find_user_by_email(_email(f"veiligheidsmanager.{district_code.lower()}"))
         if room is None or chair is None or meetings.count_meetings(room):
             continue
-        organisations = meeting_queries.member_organisations(room)
+        network = meeting_queries.member_organisations(room)
+        invited = [str(o.public_id) for o in network]
+        if district_code == "STAD" and om_office is not None:
+            invited.append(str(om_office.public_id))
 
         def at(days: int, hour: int) -> datetime:
             return datetime.combine(today + timedelta(days=days), time(hour, 0), tzinfo=local)
@@ -438,14 +443,15 @@ def load_demo_meetings() -> int:
                 place="Stadhuis Almere, Stadhuisplein 1",
                 chair_id=str(chair.public_id),
                 secretary_id=str(chair.public_id),
+                invited_organisations=invited,
             ),
             ip="",
         )
         for status in ("agenda_open", "agenda_definitief", "gehouden"):
             meetings.change_status(chair, held, status, ip="")
         meetings.record_attendance(chair, held, [str(m.user.public_id) for m in meeting_queries.members(room)], ip="")
-        police = next((o for o in organisations if o.kind is OrganisationKind.POLICE_UNIT), organisations[0])
-        school = next((o for o in organisations if o.kind is OrganisationKind.SCHOOL_LOCATION), organisations[0])
+        police = next((o for o in network if o.kind is OrganisationKind.POLICE_UNIT), network[0])
+        school = next((o for o in network if o.kind is OrganisationKind.SCHOOL_LOCATION), network[0])
         for description, owner, due in (
             ("Extra surveillance bij het busstation op vrijdagmiddag", police, today + timedelta(days=10)),
             ("Voorlichting over vapes in de tweede klassen", school, today - timedelta(days=5)),
@@ -474,6 +480,7 @@ def load_demo_meetings() -> int:
                 place="Stadhuis Almere, Stadhuisplein 1",
                 chair_id=str(chair.public_id),
                 secretary_id=str(chair.public_id),
+                invited_organisations=invited,
             ),
             ip="",
         )

@@ -1,26 +1,28 @@
 """Reads about meetings with the room membership built in (R-AZ-2): a meeting of a room the user has no current
-seat in is never loaded, and answers the same as an unknown id (404, R-AZ-3)."""
+seat in is never loaded, and answers the same as an unknown id (404, R-AZ-3). The one exception is an invited guest
+(``policy.MEETING_GUEST_ROLES``, the OM): they read the meetings they are invited to, and nothing else of the room."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import selectinload
 
 from portal.authz.permissions import Permission
-from portal.authz.policy import has_permission, may_manage_meetings
+from portal.authz.policy import MEETING_GUEST_ROLES, guest_permissions, has_permission, may_manage_meetings
 from portal.core.db import utcnow
 from portal.core.errors import NotFound
 from portal.extensions import db
-from portal.identity.models import User
+from portal.identity.models import RoleAssignment, User, UserStatus
 from portal.meetings.models import (
     OPEN_ACTION_STATUSES,
     ActionItem,
     AgendaItem,
     Attendance,
     Meeting,
+    MeetingInvitee,
     MeetingPresence,
     MeetingStatus,
     Minutes,
@@ -49,6 +51,10 @@ class Access:
     comment: bool
     export: bool
     update_actions: bool
+    guest: bool = False  # invited without a seat in the room: the room's own pages stay closed
+
+
+NO_ACCESS = Access(*(False,) * 8)
 
 
 def access_for(user: User, room: Room) -> Access:
@@ -63,6 +69,96 @@ def access_for(user: User, room: Room) -> Access:
         export=has_permission(user, Permission.MEETING_EXPORT),
         update_actions=has_permission(user, Permission.ACTION_UPDATE),
     )
+
+
+def _invitation_clause(user: User):
+    """Invitee rows that name this user or their organisation."""
+    return or_(MeetingInvitee.user_id == user.id, MeetingInvitee.organisation_id == user.organisation_id)
+
+
+def is_invited(user: User, meeting: Meeting) -> bool:
+    if not getattr(user, "id", None):
+        return False
+    return bool(
+        db.session.scalar(select(exists().where(MeetingInvitee.meeting_id == meeting.id, _invitation_clause(user))))
+    )
+
+
+def meeting_access(user: User, meeting: Meeting) -> Access:
+    """A member's access follows their roles in the room; an invited guest only reads, exports and comments (as far
+    as ``policy.guest_permissions`` allows); anyone else has none."""
+    if is_member(meeting.room, user):
+        return access_for(user, meeting.room)
+    granted = guest_permissions(user)
+    if Permission.MEETING_READ not in granted or not is_invited(user, meeting):
+        return NO_ACCESS
+    return Access(
+        read=True,
+        manage=False,
+        propose=False,
+        school_input=False,
+        partner_picture=False,
+        comment=Permission.MINUTES_COMMENT in granted,
+        export=Permission.MEETING_EXPORT in granted,
+        update_actions=False,
+        guest=True,
+    )
+
+
+def invitations(user: User) -> list[Meeting]:
+    """The meetings this user (or their organisation) is invited to, newest first."""
+    if not has_permission(user, Permission.MEETING_READ):
+        return []
+    stmt = (
+        select(Meeting)
+        .where(Meeting.id.in_(select(MeetingInvitee.meeting_id).where(_invitation_clause(user))))
+        .options(selectinload(Meeting.room).selectinload(Room.district))
+        .order_by(Meeting.scheduled_at.desc(), Meeting.id.desc())
+    )
+    return list(db.session.scalars(stmt))
+
+
+def guest_candidates() -> list[User]:
+    """Active people who may be invited to any meeting as a guest (their current roles include a guest role)."""
+    now = utcnow()
+    holds_guest_role = (
+        select(RoleAssignment.user_id)
+        .where(
+            RoleAssignment.role.in_(MEETING_GUEST_ROLES),
+            RoleAssignment.valid_from <= now,
+            or_(RoleAssignment.valid_until.is_(None), RoleAssignment.valid_until > now),
+        )
+        .scalar_subquery()
+    )
+    stmt = (
+        select(User)
+        .where(User.id.in_(holds_guest_role), User.status == UserStatus.ACTIVE)
+        .options(selectinload(User.organisation))
+        .order_by(User.display_name)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def invitable(room: Room) -> tuple[list[Organisation], list[User]]:
+    """Who a meeting of this room may invite: its members and their organisations, and the guests."""
+    people = {m.user.id: m.user for m in members(room)}
+    for guest in guest_candidates():
+        people.setdefault(guest.id, guest)
+    users = sorted(people.values(), key=lambda u: (u.display_name, u.id))
+    organisations = {u.organisation_id: u.organisation for u in users}
+    return sorted(organisations.values(), key=lambda o: o.name), users
+
+
+def participants(meeting: Meeting) -> list[User]:
+    """Who can attend: the room's current members and the invited guests (in person or through their organisation)."""
+    people = {m.user.id: m.user for m in members(meeting.room)}
+    invitees = db.session.scalars(select(MeetingInvitee).where(MeetingInvitee.meeting_id == meeting.id)).all()
+    user_ids = {i.user_id for i in invitees if i.user_id}
+    organisation_ids = {i.organisation_id for i in invitees if i.organisation_id}
+    for guest in guest_candidates():
+        if guest.id in user_ids or guest.organisation_id in organisation_ids:
+            people.setdefault(guest.id, guest)
+    return sorted(people.values(), key=lambda u: (u.display_name, u.id))
 
 
 def _readable_room_ids(user: User) -> set[int]:
@@ -84,7 +180,8 @@ def room_for(user: User, public_id) -> Room:
 
 
 def meeting_for(user: User, public_id) -> Meeting:
-    """A meeting of a room the user is a current member of; NotFound for unknown and forbidden alike."""
+    """A meeting of a room the user is a current member of, or one they are invited to as a guest; NotFound for
+    unknown and forbidden alike."""
     meeting = (
         db.session.scalar(
             select(Meeting)
@@ -98,7 +195,7 @@ def meeting_for(user: User, public_id) -> Meeting:
         if public_id
         else None
     )
-    if meeting is None or meeting.room_id not in _readable_room_ids(user):
+    if meeting is None or not meeting_access(user, meeting).read:
         raise NotFound()
     return meeting
 

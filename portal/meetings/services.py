@@ -135,11 +135,11 @@ class ActionInput:
 
 
 def _access(user: User, meeting_or_room) -> queries.Access:
-    room = meeting_or_room if isinstance(meeting_or_room, Room) else meeting_or_room.room
-    if not queries.is_member(room, user):
-        raise NotFound()
-    access = queries.access_for(user, room)
-    if not access.read:
+    if isinstance(meeting_or_room, Room):
+        access = queries.access_for(user, meeting_or_room) if queries.is_member(meeting_or_room, user) else None
+    else:
+        access = queries.meeting_access(user, meeting_or_room)
+    if access is None or not access.read:
         raise NotFound()
     return access
 
@@ -265,9 +265,9 @@ def _apply_meeting(meeting: Meeting, room: Room, data: MeetingInput) -> None:
 
 
 def _set_invitees(meeting: Meeting, room: Room, organisation_ids: list, user_ids: list) -> None:
-    memberships = queries.members(room)
-    users = {m.user.public_id: m.user for m in memberships}
-    organisations = {m.user.organisation.public_id: m.user.organisation for m in memberships}
+    invitable_organisations, invitable_users = queries.invitable(room)
+    users = {u.public_id: u for u in invitable_users}
+    organisations = {o.public_id: o for o in invitable_organisations}
     wanted_orgs = {parse_public_id(v) for v in organisation_ids or []}
     wanted_users = {parse_public_id(v) for v in user_ids or []}
     if not wanted_orgs <= set(organisations) or not wanted_users <= set(users):
@@ -682,19 +682,17 @@ def record_export(user: User, meeting: Meeting, document: str, *, ip: str) -> No
 def record_attendance(user: User, meeting: Meeting, present_ids: list, *, ip: str) -> int:
     require_manage(user, meeting)
     _require_status(meeting, DURING_OR_AFTER, "Attendance is recorded at the meeting.")
-    memberships = queries.members(meeting.room)
+    people = queries.participants(meeting)
     present = {parse_public_id(v) for v in present_ids or []}
-    if not present <= {m.user.public_id for m in memberships}:
-        raise ValidationFailed("Only members of this network can be recorded.", field="present")
+    if not present <= {p.public_id for p in people}:
+        raise ValidationFailed("Only members of this network and invited guests can be recorded.", field="present")
     existing = {a.user_id: a for a in db.session.scalars(select(Attendance).where(Attendance.meeting_id == meeting.id))}
-    for membership in memberships:
-        row = existing.get(membership.user_id)
+    for person in people:
+        row = existing.get(person.id)
         if row is None:
-            row = Attendance(
-                meeting_id=meeting.id, user_id=membership.user_id, organisation_id=membership.user.organisation_id
-            )
+            row = Attendance(meeting_id=meeting.id, user_id=person.id, organisation_id=person.organisation_id)
             db.session.add(row)
-        row.present = membership.user.public_id in present
+        row.present = person.public_id in present
         row.recorded_by_id = user.id
         row.recorded_at = utcnow()
     db.session.flush()

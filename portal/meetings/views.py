@@ -92,7 +92,7 @@ def _references(text: str) -> list[str]:
 
 
 def _context(meeting: Meeting) -> dict:
-    return {"meeting": meeting, "room": meeting.room, "access": queries.access_for(current_user, meeting.room)}
+    return {"meeting": meeting, "room": meeting.room, "access": queries.meeting_access(current_user, meeting)}
 
 
 def _to_utc(day, time) -> datetime:
@@ -116,16 +116,22 @@ def room_meetings(room_id: str):
     )
 
 
+@bp.get("/meetings/invitations")
+@require(Permission.MEETING_READ)
+def invitations():
+    """The meetings the user or their organisation is invited to, across rooms (guests have no room page)."""
+    return render_template("meetings/invitations.html", meetings=queries.invitations(current_user), kinds=MEETING_KINDS)
+
+
 def _fill_meeting_form(form: MeetingForm, room) -> None:
     kinds = services.KINDS_BY_ROOM[room.kind]
     form.kind.choices = [(k.value, MEETING_KINDS[k.value]) for k in kinds]
     people = [("", _("Not yet chosen"))] + [(str(u.public_id), u.display_name) for u in queries.managers(room)]
     form.chair.choices = people
     form.secretary.choices = people
-    form.invited_organisations.choices = [(str(o.public_id), o.name) for o in queries.member_organisations(room)]
-    form.invited_users.choices = [
-        (str(m.user.public_id), f"{m.user.display_name} ({m.user.organisation.name})") for m in queries.members(room)
-    ]
+    organisations, users = queries.invitable(room)
+    form.invited_organisations.choices = [(str(o.public_id), o.name) for o in organisations]
+    form.invited_users.choices = [(str(u.public_id), f"{u.display_name} ({u.organisation.name})") for u in users]
 
 
 def _meeting_input(form: MeetingForm) -> services.MeetingInput:
@@ -198,9 +204,8 @@ def detail(meeting_id: str):
     context = _context(meeting)
     attendance_form = AttendanceForm()
     attendance = queries.attendance(meeting)
-    members = queries.members(meeting.room)
     attendance_form.present.choices = [
-        (str(m.user.public_id), f"{m.user.display_name} ({m.user.organisation.name})") for m in members
+        (str(p.public_id), f"{p.display_name} ({p.organisation.name})") for p in queries.participants(meeting)
     ]
     attendance_form.present.data = [str(a.user.public_id) for a in attendance if a.present]
     action_form = ActionForm()
@@ -216,8 +221,8 @@ def detail(meeting_id: str):
         action_form=action_form,
         update_form=ActionUpdateForm(),
         owns=lambda action: services.owns_action(current_user, action),
-        inputs=queries.school_inputs(meeting),
-        pictures=queries.partner_pictures(meeting),
+        inputs=[] if context["access"].guest else queries.school_inputs(meeting),
+        pictures=[] if context["access"].guest else queries.partner_pictures(meeting),
         own_input=queries.school_input_of(meeting, current_user.organisation_id),
         kinds=MEETING_KINDS,
     )
@@ -227,7 +232,7 @@ def detail(meeting_id: str):
 @require(Permission.MEETING_READ)
 def edit(meeting_id: str):
     meeting = _meeting(meeting_id)
-    if not queries.access_for(current_user, meeting.room).manage:
+    if not queries.meeting_access(current_user, meeting).manage:
         services.require_manage(current_user, meeting)
     form = MeetingForm()
     _fill_meeting_form(form, meeting.room)
@@ -371,7 +376,7 @@ def propose(meeting_id: str):
 def edit_item(meeting_id: str, item_id: str):
     meeting = _meeting(meeting_id)
     item = queries.item_in(meeting, parse_public_id(item_id))
-    if not queries.access_for(current_user, meeting.room).manage:
+    if not queries.meeting_access(current_user, meeting).manage:
         services.require_manage(current_user, meeting)
     form = AgendaItemForm()
     _fill_item_form(form, meeting)

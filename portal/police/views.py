@@ -19,6 +19,7 @@ from portal.core.errors import ValidationFailed
 from portal.core.i18n import select_locale
 from portal.core.security import client_ip
 from portal.extensions import db
+from portal.meetings import queries as meeting_queries
 from portal.organisations.models import District
 from portal.police import services
 from portal.police.forms import FollowUpForm, PeriodForm, PoliceFilterForm
@@ -160,7 +161,18 @@ def statistics():
         details={"from": start.isoformat(), "to": end.isoformat()},
     )
     commit()
-    return render_template("police/statistics.html", form=form, table=table, start=start, end=end, shared=shared)
+    return render_template(
+        "police/statistics.html",
+        form=form,
+        table=table,
+        start=start,
+        end=end,
+        shared=shared,
+        invitations=meeting_queries.invitations(current_user)[:INVITATIONS_SHOWN],
+    )
+
+
+INVITATIONS_SHOWN = 5  # the newest; "My meetings" lists them all
 
 
 @bp.app_template_global()
