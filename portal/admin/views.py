@@ -34,6 +34,7 @@ from portal.authz.decorators import require
 from portal.authz.permissions import Permission
 from portal.core.db import commit, parse_public_id
 from portal.core.errors import NotFound, ValidationFailed
+from portal.core.i18n import error_text
 from portal.core.security import client_ip
 from portal.extensions import db
 from portal.identity import queries as identity_queries
@@ -60,7 +61,7 @@ def _labels() -> dict:
 def _show_error(form, error: ValidationFailed) -> None:
     """Put a service's message on the field it names (or above the form), and drop the unfinished changes."""
     db.session.rollback()
-    message = _(error.message) if error.message else _("This change is not possible.")
+    message = error_text(error, _("This change is not possible."))
     field = form._fields.get(error.field) if error.field else None
     if field is not None:
         field.errors = [*field.errors, message]
@@ -442,7 +443,7 @@ def _change_status(user_id: str, change, done):
         change(user, actor=current_user, ip=client_ip())
     except ValidationFailed as error:
         db.session.rollback()
-        return _render_user(user, _role_form(formdata=False), status=400, status_error=_(error.message))
+        return _render_user(user, _role_form(formdata=False), status=400, status_error=error_text(error))
     commit()
     flash(done(user.display_name), "success")
     return redirect(url_for("admin.user_detail", user_id=user.public_id))
@@ -511,7 +512,7 @@ def role_revoke(user_id: str, assignment_id: str):
         identity_services.withdraw_role(assignment, actor=current_user, ip=client_ip())
     except ValidationFailed as error:
         db.session.rollback()
-        return _render_user(user, _role_form(formdata=False), status=400, status_error=_(error.message))
+        return _render_user(user, _role_form(formdata=False), status=400, status_error=error_text(error))
     commit()
     flash(_("The role has been revoked."), "success")
     return redirect(url_for("admin.user_detail", user_id=user.public_id))

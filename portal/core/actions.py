@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import flash
-from flask_babel import gettext as _
 
 from portal.core.db import commit
 from portal.core.errors import ValidationFailed
+from portal.core.i18n import error_text
 from portal.extensions import db
 
 
@@ -19,7 +19,7 @@ def perform(action: Callable[[], object], success: str) -> bool:
         action()
     except ValidationFailed as error:
         db.session.rollback()
-        flash(_(error.message), "error")
+        flash(error_text(error), "error")
         return False
     commit()
     flash(success, "success")

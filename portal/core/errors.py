@@ -1,6 +1,14 @@
-"""Domain errors. Services raise these; adapters turn them into HTTP pages, JSON problems or socket acks."""
+"""Domain errors. Services raise these; adapters turn them into HTTP pages, JSON problems or socket acks.
+
+The message is an English msgid (extracted by ``make extract-messages``). Values that vary go in named parameters,
+not in the text: ``Conflict("The agenda takes %(total)s minutes.", total=95)``. ``message`` (and ``str(error)``) is the
+formatted English text the CLI and the JSON API show; HTML views translate ``template`` first and format after (see
+``portal.core.i18n.error_text``).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class DomainError(Exception):
@@ -9,10 +17,12 @@ class DomainError(Exception):
     status = 400
     code = "invalid"
 
-    def __init__(self, message: str = "", *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str = "", *, field: str | None = None, **params: Any) -> None:
+        self.template = message
+        self.params = params
+        self.message = message % params if message and params else message
         self.field = field
+        super().__init__(self.message)
 
 
 class ValidationFailed(DomainError):

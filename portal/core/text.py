@@ -28,5 +28,5 @@ def clean_text(value: str | None, *, field: str = "", max_length: int | None = N
         value = value.replace("\r", " ").replace("\n", " ").replace("\t", " ")
     value = CONTROL_CHARS.sub("", value).strip()
     if max_length is not None and len(value) > max_length:
-        raise ValidationFailed(f"Text is longer than {max_length} characters.", field=field)
+        raise ValidationFailed("Text is longer than %(max)s characters.", field=field, max=max_length)
     return value

@@ -63,7 +63,7 @@ def create_token(
     if not label:
         raise ValidationFailed("Give the token a name.", field="name")
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
-        raise ValidationFailed(f"Choose a validity of 1 to {MAX_DAYS} days.", field="days")
+        raise ValidationFailed("Choose a validity of 1 to %(max)s days.", field="days", max=MAX_DAYS)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
     token = ApiToken(

@@ -9,6 +9,7 @@ from flask_login import current_user
 from portal.authz.decorators import public
 from portal.core.db import commit, parse_public_id
 from portal.core.errors import NotFound, ValidationFailed
+from portal.core.i18n import error_text
 from portal.core.security import client_ip, safe_next
 from portal.extensions import db, limiter
 from portal.identity import oidc_views, services
@@ -154,7 +155,7 @@ def create_token():
         )
     except ValidationFailed as error:
         db.session.rollback()
-        getattr(form, error.field or "name", form.name).errors.append(_(error.message))
+        getattr(form, error.field or "name", form.name).errors.append(error_text(error))
         response = _render_tokens(form, status=400)
         commit()
         return response

@@ -191,7 +191,9 @@ def _visible_signals(user: User, references: list, field_name: str) -> list:
         reference = clean_text(raw, field=field_name, max_length=20)
         signal = signal_queries.get_visible_by_reference(viewer, reference)
         if signal is None:
-            raise ValidationFailed(f"No signal with reference {reference} that you can see.", field=field_name)
+            raise ValidationFailed(
+                "No signal with reference %(reference)s that you can see.", field=field_name, reference=reference
+            )
         found.append(signal)
     return found
 
@@ -213,13 +215,15 @@ def _themes(codes: list) -> list[TaxonomyTerm]:
 def _rich_text(html: str, field_name: str, max_length: int = TEXT_MAX) -> str:
     cleaned = clean_rich_text(html or "")
     if len(html_to_text(cleaned)) > max_length:
-        raise ValidationFailed(f"The text is longer than {max_length} characters.", field=field_name)
+        raise ValidationFailed("The text is longer than %(max)s characters.", field=field_name, max=max_length)
     return cleaned
 
 
 def _minutes_of_day(value: int | None, field_name: str, low: int, high: int) -> int:
     if value is None or isinstance(value, bool) or not low <= int(value) <= high:
-        raise ValidationFailed(f"Enter a number of minutes from {low} to {high}.", field=field_name)
+        raise ValidationFailed(
+            "Enter a number of minutes from %(low)s to %(high)s.", field=field_name, low=low, high=high
+        )
     return int(value)
 
 
@@ -317,7 +321,11 @@ def change_status(user: User, meeting: Meeting, target: str, *, ip: str, today: 
         raise ValidationFailed("Unknown status.", field="status") from exc
     require_manage(user, meeting)
     if new not in TRANSITIONS[meeting.status]:
-        raise Conflict(f"A meeting with status '{meeting.status.value}' cannot move to '{new.value}'.")
+        raise Conflict(
+            "A meeting with status '%(current)s' cannot move to '%(target)s'.",
+            current=meeting.status.value,
+            target=new.value,
+        )
     if new in CHAIR_STEPS and meeting.chair_id is not None and meeting.chair_id != user.id:
         raise PermissionDenied("Only the chair of this meeting can do this.")
     today = today or utcnow().date()
@@ -327,14 +335,18 @@ def change_status(user: User, meeting: Meeting, target: str, *, ip: str, today: 
         items = queries.agenda(meeting)
         pending = [i for i in items if not i.accepted]
         if pending:
-            raise Conflict(f"Accept or remove the {len(pending)} proposed item(s) before finalising the agenda.")
+            raise Conflict(
+                "Accept or remove the %(count)s proposed item(s) before finalising the agenda.", count=len(pending)
+            )
         if not items:
             raise Conflict("The agenda is empty.")
         total = sum(i.duration_min for i in items)
         if total > meeting.duration_min:
             raise Conflict(
-                f"The agenda takes {total} minutes, longer than the {meeting.duration_min} minutes planned: "
-                "shorten items or the agenda before finalising."
+                "The agenda takes %(total)s minutes, longer than the %(planned)s minutes planned: "
+                "shorten items or the agenda before finalising.",
+                total=total,
+                planned=meeting.duration_min,
             )
         _carry_open_actions(meeting)
     elif new is S.HELD and meeting.scheduled_at.date() > today:
@@ -623,8 +635,10 @@ def save_minutes(
         db.session.flush()
     if base_version != minutes.current_version:
         raise Conflict(
-            f"Someone saved version {minutes.current_version} while you were editing version {base_version}: "
-            "copy your text, reload the minutes and add your changes again."
+            "Someone saved version %(saved)s while you were editing version %(base)s: "
+            "copy your text, reload the minutes and add your changes again.",
+            saved=minutes.current_version,
+            base=base_version,
         )
     minutes.current_version += 1
     version = MinutesVersion(

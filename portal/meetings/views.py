@@ -18,7 +18,7 @@ from portal.authz.decorators import require
 from portal.authz.permissions import Permission
 from portal.core.db import commit, parse_public_id, utcnow
 from portal.core.errors import Conflict, DomainError, ValidationFailed
-from portal.core.i18n import select_locale
+from portal.core.i18n import error_text, select_locale
 from portal.core.pii import find_personal_data
 from portal.core.sanitize import plain_text_to_html, rich_text_to_plain
 from portal.core.security import client_ip, wants_json
@@ -65,7 +65,7 @@ def _meeting(meeting_id: str) -> Meeting:
 def _refused(meeting: Meeting | None, error: DomainError):
     """The step was refused: say why, with the error's status (409 conflict, 400 invalid)."""
     db.session.rollback()
-    message = _(error.message) if error.message else _("This is not possible now.")
+    message = error_text(error, _("This is not possible now."))
     if wants_json():
         return jsonify(ok=False, error=error.code, message=message), error.status
     back = url_for("meetings.detail", meeting_id=meeting.public_id) if meeting is not None else url_for("main.home")
@@ -74,7 +74,7 @@ def _refused(meeting: Meeting | None, error: DomainError):
 
 def _attach(form, error: ValidationFailed) -> None:
     target = getattr(form, error.field or "", None)
-    message = _(error.message) if error.message else _("This value is not valid.")
+    message = error_text(error, _("This value is not valid."))
     if target is not None and hasattr(target, "errors"):
         target.errors = [*list(target.errors), message]
     else:

@@ -16,7 +16,7 @@ from portal.authz.permissions import Permission
 from portal.core.actions import perform
 from portal.core.db import commit, parse_public_id, utcnow
 from portal.core.errors import ValidationFailed
-from portal.core.i18n import select_locale
+from portal.core.i18n import error_text, select_locale
 from portal.core.security import client_ip
 from portal.extensions import db
 from portal.meetings import queries as meeting_queries
@@ -118,7 +118,7 @@ def follow_up(signal_id: str):
             )
         except ValidationFailed as error:
             db.session.rollback()
-            getattr(form, error.field or "status", form.status).errors = [_(error.message)]
+            getattr(form, error.field or "status", form.status).errors = [error_text(error)]
         else:
             commit()
             flash(_("The follow-up has been recorded."), "success")

@@ -259,7 +259,7 @@ def _apply(signal: Signal, data: SignalInput, *, school: Organisation | None, di
     details_html = clean_rich_text(data.details_html or "")
     details_text = html_to_text(details_html)
     if len(details_text) > DETAILS_MAX:
-        raise ValidationFailed(f"The details are longer than {DETAILS_MAX} characters.", field="details")
+        raise ValidationFailed("The details are longer than %(max)s characters.", field="details", max=DETAILS_MAX)
     area = None
     if data.area:
         area = next((a for a in district.areas if a.name == data.area), None)
@@ -410,7 +410,7 @@ def add_response(user: User, public_id, kind: str, text_html: str, client_key: s
         return existing
     cleaned = clean_rich_text(text_html or "")
     if len(html_to_text(cleaned)) > RESPONSE_MAX:
-        raise ValidationFailed(f"The text is longer than {RESPONSE_MAX} characters.", field="text")
+        raise ValidationFailed("The text is longer than %(max)s characters.", field="text", max=RESPONSE_MAX)
     response_kind = _choice(ResponseKind, kind, "kind")
     if response_kind is not ResponseKind.ACKNOWLEDGED and not html_to_text(cleaned).strip():
         raise ValidationFailed("Write your response.", field="text")

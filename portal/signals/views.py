@@ -15,6 +15,7 @@ from portal.authz.policy import has_permission
 from portal.core.actions import perform
 from portal.core.db import commit, parse_public_id
 from portal.core.errors import NotFound, ValidationFailed
+from portal.core.i18n import error_text
 from portal.core.pii import find_personal_data
 from portal.core.sanitize import plain_text_to_html, rich_text_to_plain
 from portal.core.security import client_ip
@@ -138,7 +139,7 @@ def _signal_input(form: SignalForm) -> services.SignalInput:
 def _attach_error(form, error: ValidationFailed) -> None:
     field_name = {"details": "details", "involved_counts": "involved_leerlingen"}.get(error.field or "", error.field)
     target = getattr(form, field_name or "", None)
-    message = _(error.message) if error.message else _("This value is not valid.")
+    message = error_text(error, _("This value is not valid."))
     if target is not None and hasattr(target, "errors"):
         target.errors = [*list(target.errors), message]
     else:
@@ -353,7 +354,7 @@ def respond(signal_id: str):
             )
         except ValidationFailed as error:
             db.session.rollback()
-            flash(_(error.message), "error")
+            flash(error_text(error), "error")
         else:
             commit()
             flash(_("Your response has been added."), "success")
