@@ -9,5 +9,7 @@ if os.environ.get("PORTAL_SOCKETIO_ASYNC_MODE") == "gevent":  # monkey-patch bef
     monkey.patch_all()
 
 from portal import create_app
+from portal.core.heap import freeze_after_warm_up
 
 app = create_app()
+freeze_after_warm_up(app)
