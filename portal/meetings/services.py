@@ -299,12 +299,23 @@ def create_meeting(user: User, room: Room, data: MeetingInput, *, ip: str) -> Me
     return meeting
 
 
+def _guest_ids(meeting: Meeting) -> set[int]:
+    """The people who attend as invited guests, without a seat in the room."""
+    return {p.id for p in queries.participants(meeting)} - {m.user_id for m in queries.members(meeting.room)}
+
+
 def update_meeting(user: User, meeting: Meeting, data: MeetingInput, *, ip: str) -> Meeting:
     require_manage(user, meeting)
     _require_status(meeting, DETAILS_EDITABLE, "The details of a meeting that has been held cannot change.")
     before = (meeting.scheduled_at, meeting.duration_min, meeting.place, meeting.online_url, meeting.title)
+    guests_before = _guest_ids(meeting)
     _apply_meeting(meeting, meeting.room, data)
     _set_invitees(meeting, meeting.room, data.invited_organisations, data.invited_users)
+    db.session.flush()
+    for withdrawn in guests_before - _guest_ids(meeting):
+        # A guest whose invitation is withdrawn may still follow the meeting live: their sockets are disconnected
+        # (after commit, on every worker), and on reconnecting `meeting.watch` answers not_found.
+        publish.disconnect_user(withdrawn)
     if before != (meeting.scheduled_at, meeting.duration_min, meeting.place, meeting.online_url, meeting.title):
         meeting.ics_sequence += 1  # calendars replace the earlier invitation
     meeting.updated_at = utcnow()

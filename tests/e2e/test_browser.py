@@ -14,6 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("servers")]
 
 COORDINATOR = "coordinator.vaartzicht-college@demo.example"
 PRIVACY_OFFICER = "privacy@demo.example"
+OM_OFFICER = "parketsecretaris@demo.example"  # invited to Almere Stad's meetings as a guest (demo data)
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 WIDTHS = {"desktop": 1280, "phone": 375}
 # (name, account or None for anonymous, path, expected HTTP status)
@@ -23,6 +24,7 @@ PAGES = [
     ("sessions", COORDINATOR, "/account/sessions", 200),
     ("not-found", COORDINATOR, "/no-such-page", 404),
     ("audit", PRIVACY_OFFICER, "/audit/", 200),
+    ("my-meetings", OM_OFFICER, "/meetings/invitations", 200),
 ]
 
 
@@ -89,16 +91,10 @@ def _describe(violations: list[dict]) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
-@pytest.mark.parametrize(("name", "account", "path", "status"), PAGES, ids=[p[0] for p in PAGES])
-def test_page_has_no_wcag21_aa_violations(axe_pages, demo_server, axe_script, name, account, path, status, width):
-    page = axe_pages(account)
-    page.set_viewport_size({"width": width, "height": 900})
-    response = page.goto(demo_server.url(path))
-    assert response is not None
-    assert response.status == status
+def _violations(page, axe_script) -> list[dict]:
+    """axe-core's WCAG 2.1 A and AA violations on the page as it is now."""
     page.add_script_tag(path=str(axe_script))
-    violations = page.evaluate(
+    return page.evaluate(
         """async (tags) => {
             const result = await axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
             return result.violations.map(v => ({
@@ -108,4 +104,36 @@ def test_page_has_no_wcag21_aa_violations(axe_pages, demo_server, axe_script, na
         }""",
         WCAG_TAGS,
     )
+
+
+@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
+@pytest.mark.parametrize(("name", "account", "path", "status"), PAGES, ids=[p[0] for p in PAGES])
+def test_page_has_no_wcag21_aa_violations(axe_pages, demo_server, axe_script, name, account, path, status, width):
+    page = axe_pages(account)
+    page.set_viewport_size({"width": width, "height": 900})
+    response = page.goto(demo_server.url(path))
+    assert response is not None
+    assert response.status == status
+    violations = _violations(page, axe_script)
     assert violations == [], f"{name} at {width}px:\n{_describe(violations)}"
+
+
+def test_om_guest_opens_an_invited_meeting_from_my_meetings(axe_pages, demo_server, axe_script):
+    """The OM has no seat in Almere Stad's room, but is invited to its meetings: "Mijn bijeenkomsten" lists them, the
+    meeting opens as a guest (no links into the room), and the page passes axe."""
+    from playwright.sync_api import expect
+
+    page = axe_pages(OM_OFFICER)
+    page.set_viewport_size({"width": WIDTHS["desktop"], "height": 900})
+    page.goto(demo_server.url("/"))
+    page.get_by_role("navigation", name="Hoofdmenu").get_by_role("link", name="Mijn bijeenkomsten").click()
+    table = page.get_by_role("table")
+    expect(table).to_contain_text("Almere Stad")
+    table.get_by_role("link").first.click()
+    expect(page.get_by_text("U bent als gast uitgenodigd")).to_be_visible()
+    breadcrumb = page.get_by_role("navigation", name="Kruimelpad")
+    expect(breadcrumb.get_by_role("link")).to_have_text(["Mijn bijeenkomsten"])
+    page.get_by_role("navigation", name="Bijeenkomst").get_by_role("link", name="Agenda").click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    violations = _violations(page, axe_script)
+    assert violations == [], f"guest agenda:\n{_describe(violations)}"

@@ -199,18 +199,25 @@ def test_only_guest_roles_can_be_invited_from_outside_the_room(app, world, clien
     assert client.get(f"/meetings/{meeting.public_id}").status_code == 404
 
 
-def test_an_invited_guest_follows_the_meeting_live_and_an_uninvited_one_cannot(app, world, login_as, manager, room_a):
+def test_an_invited_guest_follows_the_meeting_live_until_the_invitation_is_withdrawn(
+    app, world, login_as, manager, room_a
+):
     meeting = plan(app, manager, room_a, days=7)
     _invite(app, manager, meeting, users=[world["users"]["om"]])
-    guest_http = app.test_client()
+    guest_http, member_http = app.test_client(), app.test_client()
     login_as(guest_http, world["users"]["om"])
+    login_as(member_http, world["users"]["author"])
     guest = socketio.test_client(app, namespace="/live", flask_test_client=guest_http)
-    ack = guest.emit("meeting.watch", {"meeting": str(meeting.public_id)}, namespace="/live", callback=True)
-    assert ack["ok"] is True
-    guest.disconnect(namespace="/live")
+    member = socketio.test_client(app, namespace="/live", flask_test_client=member_http)
+    for sock in (guest, member):
+        ack = sock.emit("meeting.watch", {"meeting": str(meeting.public_id)}, namespace="/live", callback=True)
+        assert ack["ok"] is True
 
-    _invite(app, manager, meeting)
+    _invite(app, manager, meeting)  # withdrawn: the guest's sockets are disconnected, the member's stay
+    assert not guest.is_connected(namespace="/live")
+    assert member.is_connected(namespace="/live")
     guest = socketio.test_client(app, namespace="/live", flask_test_client=guest_http)
     refused = guest.emit("meeting.watch", {"meeting": str(meeting.public_id)}, namespace="/live", callback=True)
     assert refused == {"ok": False, "error": "not_found"}
     guest.disconnect(namespace="/live")
+    member.disconnect(namespace="/live")
