@@ -116,13 +116,23 @@ def token_create(email: str, days: int, name: str) -> None:
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Walk the hash chain; exit 1 and name the first broken record if any."""
-    from portal.audit.services import verify_chain
+@click.option(
+    "--expect-head",
+    metavar="ID:HASH",
+    help="The head printed by an earlier run and kept outside the portal: detects records removed from the end.",
+)
+def audit_verify(expect_head: str | None) -> None:
+    """Walk the hash chain; exit 1 and name the first broken record if any. Prints the head to keep elsewhere."""
+    from portal.audit.services import parse_head, verify_chain
 
-    report = verify_chain()
+    try:
+        expected = parse_head(expect_head) if expect_head else None
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--expect-head") from error
+    report = verify_chain(expect_head=expected)
     if report.ok:
         click.echo(f"Audit trail intact: {report.checked} records verified.")
+        click.echo(f"Head: {report.head}")
         return
     click.echo(
         f"Audit trail BROKEN at record {report.first_broken_id}: {report.reason} "

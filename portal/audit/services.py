@@ -110,36 +110,67 @@ class VerifyReport:
     checked: int
     first_broken_id: int | None
     reason: str = ""
+    head_id: int | None = None  # the newest record walked, and its hash: store both outside the portal
+    head_hash: str = GENESIS_HASH
 
     @property
     def ok(self) -> bool:
         return self.first_broken_id is None
 
+    @property
+    def head(self) -> str:
+        """``<id>:<hash>`` of the newest intact record, for ``verify --expect-head`` next time."""
+        return f"{self.head_id or 0}:{self.head_hash}"
 
-def verify_chain(events: Iterable[AuditEvent] | None = None) -> VerifyReport:
-    """Walk the chain in order; report the first record whose hash or link does not hold."""
+
+def parse_head(value: str) -> tuple[int, str]:
+    """``<id>:<hash>`` as printed by an earlier ``audit verify``; ValueError otherwise."""
+    record_id, _, record_hash = (value or "").strip().partition(":")
+    if not record_id.isdigit() or len(record_hash) != 64 or any(c not in "0123456789abcdef" for c in record_hash):
+        raise ValueError("expected <record id>:<64 hex characters>, as printed by an earlier verify")
+    return int(record_id), record_hash
+
+
+def verify_chain(
+    events: Iterable[AuditEvent] | None = None, *, expect_head: tuple[int, str] | None = None
+) -> VerifyReport:
+    """Walk the chain in order; report the first record whose hash or link does not hold.
+
+    The chain alone cannot show that its newest records were deleted: what is left still links up. ``expect_head``
+    is a head printed by an earlier run and kept outside the portal (R-LOG-3): that record must still be there with
+    the same hash, so removing records from the end (or rewriting the chain after it) is detected too."""
     if events is None:
         # yield_per streams through a server-side cursor on PostgreSQL: close it also when the walk stops early at
         # a broken record, or the cursor stays open (and psycopg warns) until the connection is recycled.
         result = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000))
         try:
-            return _walk(result)
+            return _walk(result, expect_head)
         finally:
             result.close()
-    return _walk(events)
+    return _walk(events, expect_head)
 
 
-def _walk(events: Iterable[AuditEvent]) -> VerifyReport:
+def _walk(events: Iterable[AuditEvent], expect_head: tuple[int, str] | None) -> VerifyReport:
     prev = GENESIS_HASH
     checked = 0
+    head_id = None
+    anchored = expect_head is None or expect_head[0] == 0
     for event in events:
         if event.prev_hash != prev:
             return VerifyReport(checked, event.id, "link to the previous record is broken (a record was removed)")
         if compute_hash(event, prev) != event.record_hash:
             return VerifyReport(checked, event.id, "content does not match its hash (the record was edited)")
-        prev = event.record_hash
+        if expect_head is not None and event.id == expect_head[0]:
+            if event.record_hash != expect_head[1]:
+                return VerifyReport(checked, event.id, "the anchored record differs (the chain was rewritten)")
+            anchored = True
+        prev, head_id = event.record_hash, event.id
         checked += 1
-    return VerifyReport(checked, None)
+    if not anchored:
+        return VerifyReport(
+            checked, expect_head[0], "the anchored record is gone (records were removed from the end)", head_id, prev
+        )
+    return VerifyReport(checked, None, "", head_id, prev)
 
 
 def occurred_between(start: datetime | None, end: datetime | None):

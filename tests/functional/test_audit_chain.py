@@ -154,6 +154,75 @@ def test_cli_verify_exit_codes(app, dbs):
     assert str(events[3].id) in broken.output
 
 
+def test_removing_the_newest_records_is_caught_by_the_head_kept_elsewhere(ctx):
+    """What is left of a chain cut at its end still links up; only a head stored outside the portal shows the cut."""
+    events = _record_some()
+    anchored = audit.verify_chain()
+    assert anchored.ok
+    assert anchored.head == f"{events[-1].id}:{events[-1].record_hash}"
+    assert audit.verify_chain(expect_head=audit.parse_head(anchored.head)).ok
+
+    _disable_guard(events[-1].id)  # the guard is per table: off for every row of this test's transaction
+    for victim in events[-2:]:
+        db.session.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": victim.id})
+    db.session.expire_all()
+    assert audit.verify_chain().ok  # the chain alone cannot tell
+    report = audit.verify_chain(expect_head=audit.parse_head(anchored.head))
+    assert not report.ok
+    assert report.first_broken_id == audit.parse_head(anchored.head)[0]
+    assert "removed from the end" in report.reason
+
+
+def test_a_chain_rewritten_after_the_anchor_is_caught(ctx):
+    """Editing the anchored record and re-hashing everything from it on keeps the links intact, not the anchor."""
+    events = _record_some()
+    head = audit.parse_head(audit.verify_chain().head)
+    _disable_guard(events[0].id)  # the guard is per table: off for every row of this test's transaction
+    prev = events[0].prev_hash
+    for event in events:
+        event.action = f"rewritten-{event.id}"
+        new_hash = audit.compute_hash(event, prev)
+        db.session.execute(
+            text("UPDATE audit_events SET action = :a, prev_hash = :p, record_hash = :h WHERE id = :id"),
+            {"a": event.action, "p": prev, "h": new_hash, "id": event.id},
+        )
+        prev = new_hash
+    db.session.expire_all()
+    assert audit.verify_chain().ok
+    report = audit.verify_chain(expect_head=head)
+    assert report.first_broken_id == events[-1].id
+    assert "rewritten" in report.reason
+
+
+@pytest.mark.parametrize("value", ["", "12", "x:" + "0" * 64, "3:" + "0" * 63, "3:" + "G" * 64])
+def test_a_malformed_head_is_refused(value):
+    with pytest.raises(ValueError, match="record id"):
+        audit.parse_head(value)
+
+
+def test_cli_prints_the_head_and_checks_it(app, dbs):
+    runner = app.test_cli_runner()
+    with app.app_context():
+        events = _record_some()
+        db.session.commit()
+    first = runner.invoke(args=["portal", "audit", "verify"])
+    assert first.exit_code == 0, first.output
+    head = first.output.split("Head: ", 1)[1].strip()
+    assert head == f"{events[-1].id}:{events[-1].record_hash}"
+    assert runner.invoke(args=["portal", "audit", "verify", "--expect-head", head]).exit_code == 0
+    refused = runner.invoke(args=["portal", "audit", "verify", "--expect-head", "not-a-head"])
+    assert refused.exit_code == 2
+    assert "--expect-head" in refused.output
+
+    with app.app_context():
+        _disable_guard(events[-1].id)
+        db.session.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": events[-1].id})
+        db.session.commit()
+    cut = runner.invoke(args=["portal", "audit", "verify", "--expect-head", head])
+    assert cut.exit_code == 1
+    assert "removed from the end" in cut.output
+
+
 # --- R-LOG-2: no secrets in the trail -----------------------------------------------------------------------------
 
 
