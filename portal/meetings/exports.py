@@ -1,57 +1,15 @@
-"""Exports: the agenda, trend report and minutes as PDF (WeasyPrint, classification marking in the page header
-and footer, a watermark with the user and the time, text extractable), and the ``.ics`` invitation (icalendar).
-
-WeasyPrint never fetches anything: every URL (images, fonts, stylesheets named in the HTML) is refused, the one
-stylesheet is passed in as text, and the chart is inline SVG. So a PDF cannot be used to make the server reach
-another host, nor read a local file.
-"""
+"""Exports of a meeting: the ``.ics`` invitation (icalendar). The agenda, trend report and minutes are rendered as
+PDF by ``portal.core.pdf`` (classification marking in the page header and footer, a watermark with the user and the
+time, text extractable, nothing fetched)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import lru_cache
 
-from portal.config import ROOT
 from portal.identity.models import User
 from portal.meetings.models import Meeting
 
-PDF_CSS = ROOT / "static" / "css" / "meeting-pdf.css"
 CLASSIFICATION = "K2"
-
-
-class FetchRefused(ValueError):
-    pass
-
-
-def refusing_fetcher():
-    """A WeasyPrint URL fetcher that fetches nothing (file:, http:, data: alike)."""
-    from weasyprint.urls import URLFetcher
-
-    class RefusingFetcher(URLFetcher):
-        def fetch(self, url, headers=None):
-            raise FetchRefused(f"PDF export does not fetch {url[:60]!r}")
-
-    return RefusingFetcher()
-
-
-@lru_cache(maxsize=1)
-def _stylesheet_text() -> str:
-    return PDF_CSS.read_text(encoding="utf-8")
-
-
-def render_pdf(html: str) -> bytes:
-    """The PDF of ``html`` (its <title> and <meta name="author"> become the PDF's metadata)."""
-    import weasyprint  # imported late: it loads pango, which the web process needs only for exports
-
-    fetcher = refusing_fetcher()
-    document = weasyprint.HTML(string=html, base_url=None, url_fetcher=fetcher)
-    stylesheet = weasyprint.CSS(string=_stylesheet_text(), url_fetcher=fetcher)
-    return document.write_pdf(stylesheets=[stylesheet])
-
-
-def watermark(user: User, moment: datetime) -> str:
-    """The text repeated on every page of an export: who downloaded it and when (DOMAIN.md E.13)."""
-    return f"{user.display_name} · {user.organisation.name} · {moment.strftime('%Y-%m-%d %H:%M')} UTC"
 
 
 def ics(meeting: Meeting, *, url: str, host: str, attendee: User | None, now: datetime) -> bytes:

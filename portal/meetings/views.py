@@ -16,6 +16,7 @@ from flask_login import current_user
 
 from portal.authz.decorators import require
 from portal.authz.permissions import Permission
+from portal.core import pdf
 from portal.core.db import commit, parse_public_id, utcnow
 from portal.core.errors import Conflict, DomainError, ValidationFailed
 from portal.core.i18n import error_text, select_locale
@@ -784,12 +785,11 @@ def _pdf(meeting: Meeting, document: str, template: str, **context) -> Response:
         meeting=meeting,
         room=meeting.room,
         classification=exports.CLASSIFICATION,
-        watermark=exports.watermark(current_user, moment),
+        watermark=pdf.watermark(current_user, moment),
         language=_language(),
         **context,
     )
-    pdf = exports.render_pdf(html)
-    response = Response(pdf, mimetype="application/pdf")
+    response = Response(pdf.render_pdf(html), mimetype="application/pdf")
     filename = f"{document}-{meeting.scheduled_at.strftime('%Y%m%d')}.pdf"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -9,6 +9,7 @@ import json
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -118,7 +119,7 @@ def subjects():
                     mimetype="application/json",
                     headers={"Content-Disposition": "attachment; filename=inzage.json"},
                 )
-            from portal.meetings.exports import render_pdf, watermark  # the one PDF renderer (no fetching)
+            from portal.core.pdf import render_pdf, watermark  # the one PDF renderer (no fetching)
 
             html = render_template(
                 "privacy/subject_pdf.html",
@@ -167,5 +168,12 @@ def erase():
         return redirect(url_for("privacy.subjects", key=key))
     count = services.erase_subject(current_user, key, ip=client_ip())
     commit()
-    flash(_("Erased: %(num)d signal(s) no longer hold this person's data.", num=count), "success")
+    flash(
+        ngettext(
+            "Erased: %(num)d signal no longer holds this person's data.",
+            "Erased: %(num)d signals no longer hold this person's data.",
+            count,
+        ),
+        "success",
+    )
     return redirect(url_for("privacy.subjects", key=key))

@@ -193,7 +193,7 @@ def test_trend_pdf_is_marked_watermarked_and_suppressed(app, world, client, engl
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
     text = _pdf_text(response.data)
-    assert "K2 · Convenant-intern" in text  # the running header on every page
+    assert "K2 · Covenant-internal" in text  # the running header on every page
     assert "Veiligheidsmanager A · Gemeente ·" in text  # the watermark: who
     assert "UTC" in text  # ... and when
     assert "<3" in text
@@ -236,17 +236,17 @@ def test_agenda_and_minutes_pdf(app, world, client, english, login_as):
 
 
 def test_pdf_rendering_fetches_nothing():
-    from portal.meetings import exports
+    from portal.core import pdf
 
-    with pytest.raises(exports.FetchRefused):
-        exports.refusing_fetcher().fetch("http://127.0.0.1:1/secret")
-    with pytest.raises(exports.FetchRefused):
-        exports.refusing_fetcher().fetch("file:///etc/passwd")
-    pdf = exports.render_pdf(
+    with pytest.raises(pdf.FetchRefused):
+        pdf.refusing_fetcher().fetch("http://127.0.0.1:1/secret")
+    with pytest.raises(pdf.FetchRefused):
+        pdf.refusing_fetcher().fetch("file:///etc/passwd")
+    document = pdf.render_pdf(
         '<p>K2</p><img src="file:///etc/passwd"><img src="http://127.0.0.1:1/x">'
         '<link rel="stylesheet" href="file:///etc/hostname">'
     )
-    assert pdf.startswith(b"%PDF")
+    assert document.startswith(b"%PDF")
 
 
 def test_city_report_shows_district_aggregates_only(app, world, make, client, english, login_as):
