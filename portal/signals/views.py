@@ -401,6 +401,19 @@ def change_status(signal_id: str):
 
 
 @bp.app_template_global()
+def signal_status_label(status) -> str:
+    """The status of a signal as people read it (the badge, the status history); the stored code otherwise."""
+    value = getattr(status, "value", status) or ""
+    return {
+        "concept": _("Draft"),
+        "gedeeld": _("Shared"),
+        "in_behandeling": _("In progress"),
+        "afgesloten": _("Closed"),
+        "ingetrokken": _("Withdrawn"),
+    }.get(value, value)
+
+
+@bp.app_template_global()
 def term_label(term: dict | None) -> str:
     if not term:
         return ""
