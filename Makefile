@@ -75,6 +75,7 @@ bench/node_modules/.package-lock.json: bench/package.json bench/package-lock.jso
 bench: install bench/node_modules/.package-lock.json
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/meetings.py
+	$(BIN)/python bench/privacy.py
 
 vendor-assets:
 	bash scripts/vendor-assets.sh
