@@ -35,7 +35,9 @@ from portal.identity.models import (
     UserSession,
     UserStatus,
 )
-from portal.identity.oidc import OidcError, Provider, ProviderConfig, ProviderStatus, Registry, short_code
+from portal.identity.oidc import Provider, Registry
+from portal.identity.oidc_config import OidcError, ProviderConfig, short_code
+from portal.identity.oidc_discovery import ProviderStatus
 from portal.identity.services import _token_hash  # the one way session tokens are hashed
 from portal.organisations import services as organisation_services
 from portal.organisations.models import Organisation, OrganisationKind

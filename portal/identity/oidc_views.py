@@ -33,7 +33,8 @@ from portal.core.security import client_ip, safe_next
 from portal.extensions import csrf, limiter
 from portal.identity import oidc, oidc_services
 from portal.identity.models import UserSession
-from portal.identity.oidc import OidcError, Provider
+from portal.identity.oidc import Provider
+from portal.identity.oidc_config import OidcError
 from portal.identity.web import sign_in
 
 bp = Blueprint("oidc", __name__)
