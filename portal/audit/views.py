@@ -14,6 +14,7 @@ from portal.audit.forms import AuditFilterForm
 from portal.authz.decorators import require
 from portal.authz.permissions import Permission
 from portal.core.db import commit
+from portal.core.forms import choices
 from portal.core.security import client_ip
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -27,7 +28,7 @@ def _day_start(value) -> datetime | None:
 @require(Permission.AUDIT_READ)
 def index():
     form = AuditFilterForm(request.args)
-    form.action.choices = [("", _l("All"))] + [(a, a) for a in queries.known_actions()]
+    form.action.choices = choices(((a, a) for a in queries.known_actions()), blank=_l("All"))
     events, next_cursor = [], None
     if form.validate():
         end = _day_start(form.end.data)

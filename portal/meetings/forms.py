@@ -17,6 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from portal.core.forms import choices
 from portal.signals.forms import MultiCheckboxField
 
 PII_CONFIRM = _l("I have checked: the text names no pupils or other people.")
@@ -27,17 +28,21 @@ MEETING_KINDS = {
     "directeurenoverleg": _l("Directors' consultation"),
     "extra": _l("Extra meeting"),
 }
-PARTNER_KINDS = [
-    ("politie", _l("Police picture")),
-    ("jongerenwerk", _l("Youth work picture")),
-    ("jeugdboa", _l("Youth enforcement picture")),
-]
-ACTION_STATUSES = [
-    ("open", _l("Open")),
-    ("loopt", _l("In progress")),
-    ("afgerond", _l("Done")),
-    ("vervallen", _l("Cancelled")),
-]
+PARTNER_KINDS = choices(
+    [
+        ("politie", _l("Police picture")),
+        ("jongerenwerk", _l("Youth work picture")),
+        ("jeugdboa", _l("Youth enforcement picture")),
+    ]
+)
+ACTION_STATUSES = choices(
+    [
+        ("open", _l("Open")),
+        ("loopt", _l("In progress")),
+        ("afgerond", _l("Done")),
+        ("vervallen", _l("Cancelled")),
+    ]
+)
 
 
 class MeetingForm(FlaskForm):

@@ -19,6 +19,7 @@ from portal.authz.permissions import Permission
 from portal.core import pdf
 from portal.core.db import commit, parse_public_id, utcnow
 from portal.core.errors import Conflict, DomainError, ValidationFailed
+from portal.core.forms import choices
 from portal.core.i18n import error_text, select_locale
 from portal.core.pii import find_personal_data
 from portal.core.sanitize import plain_text_to_html, rich_text_to_plain
@@ -126,13 +127,13 @@ def invitations():
 
 def _fill_meeting_form(form: MeetingForm, room) -> None:
     kinds = services.KINDS_BY_ROOM[room.kind]
-    form.kind.choices = [(k.value, MEETING_KINDS[k.value]) for k in kinds]
-    people = [("", _("Not yet chosen"))] + [(str(u.public_id), u.display_name) for u in queries.managers(room)]
+    form.kind.choices = choices((k.value, MEETING_KINDS[k.value]) for k in kinds)
+    people = choices(((str(u.public_id), u.display_name) for u in queries.managers(room)), blank=_("Not yet chosen"))
     form.chair.choices = people
     form.secretary.choices = people
     organisations, users = queries.invitable(room)
-    form.invited_organisations.choices = [(str(o.public_id), o.name) for o in organisations]
-    form.invited_users.choices = [(str(u.public_id), f"{u.display_name} ({u.organisation.name})") for u in users]
+    form.invited_organisations.choices = choices((str(o.public_id), o.name) for o in organisations)
+    form.invited_users.choices = choices((str(u.public_id), f"{u.display_name} ({u.organisation.name})") for u in users)
 
 
 def _meeting_input(form: MeetingForm) -> services.MeetingInput:
@@ -160,10 +161,10 @@ def new_meeting(room_id: str):
     _fill_meeting_form(form, room)
     status = 200
     if request.method == "GET":
-        form.kind.data = form.kind.choices[0][0]
+        form.kind.data = form.kind.choices[0].value
         form.title.data = f"{MEETING_KINDS[form.kind.data]} {room.name}"
         form.chair.data = str(current_user.public_id)
-        form.invited_organisations.data = [value for value, _label in form.invited_organisations.choices]
+        form.invited_organisations.data = [choice.value for choice in form.invited_organisations.choices]
     elif form.validate_on_submit():
         try:
             meeting = services.create_meeting(current_user, room, _meeting_input(form), ip=client_ip())
@@ -205,9 +206,9 @@ def detail(meeting_id: str):
     context = _context(meeting)
     attendance_form = AttendanceForm()
     attendance = queries.attendance(meeting)
-    attendance_form.present.choices = [
+    attendance_form.present.choices = choices(
         (str(p.public_id), f"{p.display_name} ({p.organisation.name})") for p in queries.participants(meeting)
-    ]
+    )
     attendance_form.present.data = [str(a.user.public_id) for a in attendance if a.present]
     action_form = ActionForm()
     _fill_action_form(action_form, meeting)
@@ -299,12 +300,15 @@ def attendance(meeting_id: str):
 
 
 def _fill_item_form(form: AgendaItemForm, meeting: Meeting) -> None:
-    form.kind.choices = [(t.code, _label(t)) for t in terms(Vocabulary.AGENDA_ITEM_KIND)]
-    form.owner.choices = [("", _("Nobody in particular"))] + [
-        (str(m.user.public_id), f"{m.user.display_name} ({m.user.organisation.name})")
-        for m in queries.members(meeting.room)
-    ]
-    form.themes.choices = [(t.code, _label(t)) for t in terms(Vocabulary.THEME)]
+    form.kind.choices = choices((t.code, _label(t)) for t in terms(Vocabulary.AGENDA_ITEM_KIND))
+    form.owner.choices = choices(
+        (
+            (str(m.user.public_id), f"{m.user.display_name} ({m.user.organisation.name})")
+            for m in queries.members(meeting.room)
+        ),
+        blank=_("Nobody in particular"),
+    )
+    form.themes.choices = choices((t.code, _label(t)) for t in terms(Vocabulary.THEME))
 
 
 def _item_input(form: AgendaItemForm) -> services.ItemInput:
@@ -722,11 +726,16 @@ def comment(meeting_id: str):
 
 
 def _fill_action_form(form: ActionForm, meeting: Meeting) -> None:
-    form.owner_organisation.choices = [(str(o.public_id), o.name) for o in queries.member_organisations(meeting.room)]
-    form.owner_user.choices = [("", _("The organisation"))] + [
-        (str(m.user.public_id), f"{m.user.display_name} ({m.user.organisation.name})")
-        for m in queries.members(meeting.room)
-    ]
+    form.owner_organisation.choices = choices(
+        (str(o.public_id), o.name) for o in queries.member_organisations(meeting.room)
+    )
+    form.owner_user.choices = choices(
+        (
+            (str(m.user.public_id), f"{m.user.display_name} ({m.user.organisation.name})")
+            for m in queries.members(meeting.room)
+        ),
+        blank=_("The organisation"),
+    )
 
 
 @bp.post("/meetings/<meeting_id>/actions")

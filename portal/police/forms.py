@@ -5,12 +5,16 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
-FOLLOW_UP_STATUSES = [
-    ("kennisgenomen", _l("Acknowledged")),
-    ("bekend_bij_politie", _l("Known to the police")),
-    ("actie_gestart", _l("Action started")),
-    ("overgedragen", _l("Handed over (OM, Halt, JCO)")),
-]
+from portal.core.forms import choices
+
+FOLLOW_UP_STATUSES = choices(
+    [
+        ("kennisgenomen", _l("Acknowledged")),
+        ("bekend_bij_politie", _l("Known to the police")),
+        ("actie_gestart", _l("Action started")),
+        ("overgedragen", _l("Handed over (OM, Halt, JCO)")),
+    ]
+)
 
 
 class PoliceFilterForm(FlaskForm):
@@ -27,22 +31,26 @@ class PoliceFilterForm(FlaskForm):
         _l("Status"),
         validate_choice=False,
         validators=[Optional()],
-        choices=[
-            ("", _l("All")),
-            ("gedeeld", _l("Shared")),
-            ("in_behandeling", _l("In progress")),
-            ("afgesloten", _l("Closed")),
-        ],
+        choices=choices(
+            [
+                ("gedeeld", _l("Shared")),
+                ("in_behandeling", _l("In progress")),
+                ("afgesloten", _l("Closed")),
+            ],
+            blank=_l("All"),
+        ),
     )
     follow_up = SelectField(
         _l("Police follow-up"),
         validate_choice=False,
         validators=[Optional()],
-        choices=[
-            ("", _l("All")),
-            ("none", _l("Not picked up yet")),
-            ("picked_up", _l("Picked up")),
-        ],
+        choices=choices(
+            [
+                ("none", _l("Not picked up yet")),
+                ("picked_up", _l("Picked up")),
+            ],
+            blank=_l("All"),
+        ),
     )
 
 

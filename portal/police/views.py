@@ -16,6 +16,7 @@ from portal.authz.permissions import Permission
 from portal.core.actions import perform
 from portal.core.db import commit, parse_public_id, utcnow
 from portal.core.errors import ValidationFailed
+from portal.core.forms import SelectChoice, choices
 from portal.core.i18n import error_text, select_locale
 from portal.core.security import client_ip
 from portal.extensions import db
@@ -33,9 +34,9 @@ from portal.signals.views import viewer
 bp = Blueprint("police", __name__)
 
 
-def _choices(vocabulary: Vocabulary) -> list[tuple[str, str]]:
+def _taxonomy_choices(vocabulary: Vocabulary, blank: str) -> list[SelectChoice]:
     language = select_locale()
-    return [("", _("All"))] + [(t.code, t.label(language)) for t in terms(vocabulary)]
+    return choices(((t.code, t.label(language)) for t in terms(vocabulary)), blank=blank)
 
 
 def _previous_visit() -> object | None:
@@ -56,9 +57,9 @@ def overview():
     districts = list(
         db.session.scalars(select(District).where(District.id.in_(list(v.district_ids))).order_by(District.name))
     )
-    form.district.choices = [("", _("All"))] + [(d.code, d.name) for d in districts]
-    form.category.choices = _choices(Vocabulary.CATEGORY)
-    form.severity.choices = _choices(Vocabulary.SEVERITY)
+    form.district.choices = choices(((d.code, d.name) for d in districts), blank=_("All"))
+    form.category.choices = _taxonomy_choices(Vocabulary.CATEGORY, _("All"))
+    form.severity.choices = _taxonomy_choices(Vocabulary.SEVERITY, _("All"))
     last_visit = _previous_visit()
     cards, next_id = [], None
     if form.validate():
@@ -105,7 +106,7 @@ def follow_up(signal_id: str):
     v = viewer()
     signal = queries.get_visible_signal(v, parse_public_id(signal_id))
     form = FollowUpForm()
-    form.intervention.choices = [("", _("None")), *_choices(Vocabulary.PARTNER_INTERVENTION)[1:]]
+    form.intervention.choices = _taxonomy_choices(Vocabulary.PARTNER_INTERVENTION, _("None"))
     if form.validate_on_submit():
         try:
             services.record_follow_up(

@@ -18,6 +18,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.core.forms import choices
 from portal.signals.models import AGE_BANDS, INVOLVED_GROUPS, ONLINE_PLATFORMS
 
 
@@ -26,32 +27,40 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-DAYPARTS = [
-    ("ochtend", _l("Morning")),
-    ("middag", _l("Afternoon")),
-    ("avond", _l("Evening")),
-    ("nacht", _l("Night")),
-    ("onbekend", _l("Unknown")),
-]
-REPORT_STATUSES = [
-    ("geen", _l("No report to the police")),
-    ("overwogen", _l("Report considered")),
-    ("gedaan_door_school", _l("Report filed by the school")),
-    ("gedaan_door_slachtoffer", _l("Report filed by the victim")),
-    ("onbekend", _l("Unknown")),
-]
-CLASSIFICATIONS = [
-    ("K2", _l("K2 - anonymised: no names, no traceable details")),
-    ("K3", _l("K3 - confidential: details could identify people")),
-]
-SCOPES = [
-    ("eigen_locatie", _l("Only my school location")),
-    ("eigen_bestuur", _l("My school board")),
-    ("stadsdeelnetwerk", _l("The district network (recommended)")),
-    ("meerdere_stadsdelen", _l("Several districts")),
-    ("stedelijk", _l("City-wide, all networks")),
-    ("benoemde_ontvangers", _l("Named organisations only")),
-]
+DAYPARTS = choices(
+    [
+        ("ochtend", _l("Morning")),
+        ("middag", _l("Afternoon")),
+        ("avond", _l("Evening")),
+        ("nacht", _l("Night")),
+        ("onbekend", _l("Unknown")),
+    ]
+)
+REPORT_STATUSES = choices(
+    [
+        ("geen", _l("No report to the police")),
+        ("overwogen", _l("Report considered")),
+        ("gedaan_door_school", _l("Report filed by the school")),
+        ("gedaan_door_slachtoffer", _l("Report filed by the victim")),
+        ("onbekend", _l("Unknown")),
+    ]
+)
+CLASSIFICATIONS = choices(
+    [
+        ("K2", _l("K2 - anonymised: no names, no traceable details")),
+        ("K3", _l("K3 - confidential: details could identify people")),
+    ]
+)
+SCOPES = choices(
+    [
+        ("eigen_locatie", _l("Only my school location")),
+        ("eigen_bestuur", _l("My school board")),
+        ("stadsdeelnetwerk", _l("The district network (recommended)")),
+        ("meerdere_stadsdelen", _l("Several districts")),
+        ("stedelijk", _l("City-wide, all networks")),
+        ("benoemde_ontvangers", _l("Named organisations only")),
+    ]
+)
 GROUP_LABELS = {
     "leerlingen": _l("Pupils"),
     "studenten": _l("Students"),
@@ -60,6 +69,13 @@ GROUP_LABELS = {
     "onbekend": _l("Unknown"),
 }
 WIDE_SCOPES = {"meerdere_stadsdelen", "stedelijk"}
+PII_REASONS = choices(
+    [
+        ("geen_persoonsgegeven", _l("It is not personal data (for example a street or school name)")),
+        ("noodzakelijk", _l("It is necessary for the purpose of this signal and allowed by the covenant")),
+    ],
+    blank=_l("Choose a reason"),
+)
 
 
 class SignalForm(FlaskForm):
@@ -81,10 +97,10 @@ class SignalForm(FlaskForm):
     online_platform = SelectField(
         _l("Online platform"),
         validators=[Optional()],
-        choices=[("", _l("Not applicable"))] + [(p, p) for p in ONLINE_PLATFORMS],
+        choices=choices(((p, p) for p in ONLINE_PLATFORMS), blank=_l("Not applicable")),
     )
     age_bands = MultiCheckboxField(
-        _l("Age of those involved"), choices=[(b, b) for b in AGE_BANDS], validators=[Optional()]
+        _l("Age of those involved"), choices=choices((b, b) for b in AGE_BANDS), validators=[Optional()]
     )
     school_measures = MultiCheckboxField(_l("Measures taken by the school"), choices=[], validators=[Optional()])
     police_involved = BooleanField(_l("The police were involved"))
@@ -96,7 +112,7 @@ class SignalForm(FlaskForm):
     recipients = SelectMultipleField(_l("Organisations"), choices=[], validators=[Optional()], render_kw={"size": 6})
     confirm_wide_share = BooleanField(_l("I confirm that this signal may be shared this widely."))
     pii_confirmed = BooleanField(_l("I have checked the text and keep it as it is."))
-    pii_reason = SelectField(_l("Why does the text stay as it is?"), choices=[], validators=[Optional()])
+    pii_reason = SelectField(_l("Why does the text stay as it is?"), choices=PII_REASONS, validators=[Optional()])
 
     def validate_pii_reason(self, field) -> None:
         if self.pii_confirmed.data and not field.data:
@@ -124,24 +140,19 @@ def add_involved_fields(form_class: type[SignalForm]) -> None:
 add_involved_fields(SignalForm)
 
 
-PII_REASONS = [
-    ("", _l("Choose a reason")),
-    ("geen_persoonsgegeven", _l("It is not personal data (for example a street or school name)")),
-    ("noodzakelijk", _l("It is necessary for the purpose of this signal and allowed by the covenant")),
-]
-
-
 class ResponseForm(FlaskForm):
     client_key = HiddenField(validators=[DataRequired(), Length(min=8, max=64)])
     kind = RadioField(
         _l("Kind of response"),
         default="kennisgenomen",
-        choices=[
-            ("kennisgenomen", _l("Noted")),
-            ("aanvullende_info", _l("Additional information")),
-            ("actie_gestart", _l("Action started")),
-            ("advies", _l("Advice")),
-        ],
+        choices=choices(
+            [
+                ("kennisgenomen", _l("Noted")),
+                ("aanvullende_info", _l("Additional information")),
+                ("actie_gestart", _l("Action started")),
+                ("advies", _l("Advice")),
+            ]
+        ),
     )
     text = TextAreaField(_l("Response"), validators=[Optional(), Length(max=2000)], render_kw={"rows": 3})
     pii_confirmed = BooleanField(_l("I have checked the text and keep it as it is."))
@@ -162,16 +173,15 @@ class RoomFilterForm(FlaskForm):
         _l("Status"),
         validate_choice=False,
         validators=[Optional()],
-        choices=[
-            ("", _l("All")),
-            ("gedeeld", _l("Shared")),
-            ("in_behandeling", _l("In progress")),
-            ("afgesloten", _l("Closed")),
-            ("ingetrokken", _l("Withdrawn")),
-            ("concept", _l("Draft")),
-        ],
+        choices=choices(
+            [
+                ("gedeeld", _l("Shared")),
+                ("in_behandeling", _l("In progress")),
+                ("afgesloten", _l("Closed")),
+                ("ingetrokken", _l("Withdrawn")),
+                ("concept", _l("Draft")),
+            ],
+            blank=_l("All"),
+        ),
     )
     school = SelectField(_l("School"), choices=[], validate_choice=False, validators=[Optional()])
-
-
-SignalForm.pii_reason.kwargs["choices"] = PII_REASONS

@@ -15,6 +15,7 @@ from portal.authz.policy import has_permission
 from portal.core.actions import perform
 from portal.core.db import commit, parse_public_id
 from portal.core.errors import NotFound, ValidationFailed
+from portal.core.forms import SelectChoice, choices
 from portal.core.i18n import error_text
 from portal.core.pii import find_personal_data
 from portal.core.sanitize import plain_text_to_html, rich_text_to_plain
@@ -46,9 +47,8 @@ def _current_language() -> str:
     return select_locale()
 
 
-def _taxonomy_choices(vocabulary: Vocabulary, blank: str | None = None) -> list[tuple[str, str]]:
-    choices = [("", blank)] if blank is not None else []
-    return choices + [(t.code, _label(t)) for t in terms(vocabulary)]
+def _taxonomy_choices(vocabulary: Vocabulary, blank: str | None = None) -> list[SelectChoice]:
+    return choices(((t.code, _label(t)) for t in terms(vocabulary)), blank=blank)
 
 
 def _schools_in(district_ids) -> list[Organisation]:
@@ -69,38 +69,39 @@ def _schools_in(district_ids) -> list[Organisation]:
 
 def _fill_signal_choices(form: SignalForm, v: queries.Viewer) -> None:
     categories = terms(Vocabulary.CATEGORY)
-    form.category.choices = [("", _("Choose a category"))] + [(c.code, _label(c)) for c in categories]
-    form.subcategory.choices = [("", _("No subcategory"))] + [
-        (child.code, f"{_label(c)}: {_label(child)}") for c in categories for child in c.children if child.active
-    ]
-    form.location_type.choices = [("", _("Choose a location")), *_taxonomy_choices(Vocabulary.LOCATION_TYPE)]
+    form.category.choices = choices(((c.code, _label(c)) for c in categories), blank=_("Choose a category"))
+    form.subcategory.choices = choices(
+        ((child.code, f"{_label(c)}: {_label(child)}") for c in categories for child in c.children if child.active),
+        blank=_("No subcategory"),
+    )
+    form.location_type.choices = _taxonomy_choices(Vocabulary.LOCATION_TYPE, _("Choose a location"))
     form.severity.choices = _taxonomy_choices(Vocabulary.SEVERITY)
     form.weapon_type.choices = _taxonomy_choices(Vocabulary.WEAPON_TYPE, _("Not applicable"))
     form.school_measures.choices = _taxonomy_choices(Vocabulary.SCHOOL_MEASURE)
     form.themes.choices = _taxonomy_choices(Vocabulary.THEME)
     all_districts = list(db.session.scalars(select(District).where(District.active.is_(True)).order_by(District.name)))
     own_districts = [d for d in all_districts if d.id in v.district_ids]
-    form.district.choices = [(d.code, d.name) for d in own_districts]
-    form.extra_districts.choices = [(d.code, d.name) for d in all_districts]
-    form.area.choices = [("", _("Not specified"))] + [
-        (a.name, f"{d.name}: {a.name}") for d in own_districts for a in d.areas
-    ]
+    form.district.choices = choices((d.code, d.name) for d in own_districts)
+    form.extra_districts.choices = choices((d.code, d.name) for d in all_districts)
+    form.area.choices = choices(
+        ((a.name, f"{d.name}: {a.name}") for d in own_districts for a in d.areas), blank=_("Not specified")
+    )
     organisation = current_user.organisation
     if organisation.kind is OrganisationKind.SCHOOL_LOCATION:
-        form.school_location.choices = [(str(organisation.public_id), organisation.name)]
-        form.area.choices = [("", _("Not specified"))] + [(a.name, a.name) for a in organisation.district.areas]
+        form.school_location.choices = choices([(str(organisation.public_id), organisation.name)])
+        form.area.choices = choices(((a.name, a.name) for a in organisation.district.areas), blank=_("Not specified"))
     else:
-        form.school_location.choices = [("", _("No particular school"))] + [
-            (str(s.public_id), s.name) for s in _schools_in(v.district_ids)
-        ]
-    form.recipients.choices = [
+        form.school_location.choices = choices(
+            ((str(s.public_id), s.name) for s in _schools_in(v.district_ids)), blank=_("No particular school")
+        )
+    form.recipients.choices = choices(
         (o.code, o.name)
         for o in db.session.scalars(
             select(Organisation)
             .where(Organisation.active.is_(True), Organisation.kind != OrganisationKind.SCHOOL_BOARD)
             .order_by(Organisation.name)
         )
-    ]
+    )
 
 
 def _signal_input(form: SignalForm) -> services.SignalInput:
@@ -171,7 +172,7 @@ def room(room_id: str):
         schools = _schools_in(district_ids)
     else:  # this viewer does not see which school posted what: only their own school to filter on
         schools = [current_user.organisation] if current_user.organisation.is_school_location else []
-    form.school.choices = [("", _("All"))] + [(str(s.public_id), s.name) for s in schools]
+    form.school.choices = choices(((str(s.public_id), s.name) for s in schools), blank=_("All"))
     signals, next_id, cards = [], None, []
     if form.validate():
         school_public = parse_public_id(form.school.data) if form.school.data else None
@@ -218,9 +219,9 @@ def new():
     _fill_signal_choices(form, v)
     if request.method == "GET":
         form.client_key.data = uuid.uuid4().hex
-        form.school_location.data = form.school_location.choices[0][0] if form.school_location.choices else ""
+        form.school_location.data = form.school_location.choices[0].value if form.school_location.choices else ""
         room_district = request.args.get("district")
-        if room_district in {code for code, _name in form.district.choices}:
+        if room_district in {choice.value for choice in form.district.choices}:
             form.district.data = room_district
     findings = []
     status = 200
