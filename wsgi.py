@@ -1,4 +1,4 @@
-"""WSGI entry point: ``gunicorn --worker-class geventwebsocket.gunicorn.workers.GeventWebSocketWorker ... wsgi:app``
+"""WSGI entry point: ``gunicorn --worker-class portal.realtime.worker.PortalWebSocketWorker ... wsgi:app``
 (see README). Imports only ``portal``."""
 
 import os

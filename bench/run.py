@@ -57,7 +57,7 @@ HOST = "127.0.0.1"
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/portal_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 DEMO_PASSWORD = "Almere-demo-2026"  # noqa: S105 (the demo accounts' documented password, demo data only)
-WORKER_CLASS = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
+WORKER_CLASS = "portal.realtime.worker.PortalWebSocketWorker"  # gevent-websocket with a 1 KB read buffer
 WORKER_CONNECTIONS = 10_000
 WARM_CLIENTS = 40
 # HTTP: the latency budget is judged with one client per worker (a server that is not saturated: what a person
