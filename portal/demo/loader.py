@@ -411,8 +411,11 @@ def load_demo_meetings() -> int:
     from zoneinfo import ZoneInfo
 
     from portal.core.db import utcnow
+    from portal.meetings import actions as meeting_actions
+    from portal.meetings import minutes as meeting_minutes
     from portal.meetings import queries as meeting_queries
     from portal.meetings import services as meetings
+    from portal.meetings import trend_report
 
     created = _demo_signals()
     # The OM is invited to Almere Stad's meetings as a guest (no seat in the room): "My meetings" shows them.
@@ -449,7 +452,9 @@ def load_demo_meetings() -> int:
         )
         for status in ("agenda_open", "agenda_definitief", "gehouden"):
             meetings.change_status(chair, held, status, ip="")
-        meetings.record_attendance(chair, held, [str(m.user.public_id) for m in meeting_queries.members(room)], ip="")
+        meeting_actions.record_attendance(
+            chair, held, [str(m.user.public_id) for m in meeting_queries.members(room)], ip=""
+        )
         police = next((o for o in network if o.kind is OrganisationKind.POLICE_UNIT), network[0])
         school = next((o for o in network if o.kind is OrganisationKind.SCHOOL_LOCATION), network[0])
         for description, owner, due in (
@@ -457,15 +462,19 @@ def load_demo_meetings() -> int:
             ("Voorlichting over vapes in de tweede klassen", school, today - timedelta(days=5)),
             ("Afspraken kluisjescontrole delen met alle scholen", school, today + timedelta(days=30)),
         ):
-            meetings.create_action(
+            meeting_actions.create_action(
                 chair,
                 held,
-                meetings.ActionInput(description=description, owner_organisation_id=str(owner.public_id), due_date=due),
+                meeting_actions.ActionInput(
+                    description=description, owner_organisation_id=str(owner.public_id), due_date=due
+                ),
                 ip="",
             )
         from portal.core.sanitize import plain_text_to_html
 
-        meetings.save_minutes(chair, held, plain_text_to_html(HELD_MINUTES), base_version=0, confirmed=False, ip="")
+        meeting_minutes.save_minutes(
+            chair, held, plain_text_to_html(HELD_MINUTES), base_version=0, confirmed=False, ip=""
+        )
         meetings.change_status(chair, held, "verslag_concept", ip="")
         meetings.change_status(chair, held, "verslag_vastgesteld", ip="")
 
@@ -485,7 +494,7 @@ def load_demo_meetings() -> int:
             ip="",
         )
         meetings.change_status(chair, upcoming, "agenda_open", ip="")
-        meetings.generate_trend_report(chair, upcoming, ip="")
+        trend_report.generate_trend_report(chair, upcoming, ip="")
         created += 2
     db.session.flush()
     return created

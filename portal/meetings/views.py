@@ -7,6 +7,7 @@ A refused step (a status change that is not possible now, a save over a newer ve
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -25,7 +26,9 @@ from portal.core.pii import find_personal_data
 from portal.core.sanitize import plain_text_to_html, rich_text_to_plain
 from portal.core.security import client_ip, wants_json
 from portal.extensions import db, limiter
-from portal.meetings import exports, queries, services, trends
+from portal.meetings import actions, contributions, exports, guards, queries, services, trend_report, trends
+from portal.meetings import agenda as agenda_services  # aliased: the views `agenda` and `minutes` would shadow
+from portal.meetings import minutes as minutes_services
 from portal.meetings.forms import (
     MEETING_KINDS,
     ActionForm,
@@ -72,6 +75,20 @@ def _refused(meeting: Meeting | None, error: DomainError):
         return jsonify(ok=False, error=error.code, message=message), error.status
     back = url_for("meetings.detail", meeting_id=meeting.public_id) if meeting is not None else url_for("main.home")
     return render_template("meetings/refused.html", meeting=meeting, message=message, back=back), error.status
+
+
+def _step(meeting: Meeting, action: Callable[[], object], *, success: str | None, then: str):
+    """A button-style step of the meeting workflow: ``portal.core.actions.perform``'s shape (run the service, commit
+    once, flash, redirect), except that a refused step is not flashed: it answers with its status (400 invalid,
+    409 not possible now) and the refused page, or JSON for a fetch request (``_refused``)."""
+    try:
+        action()
+    except (ValidationFailed, Conflict) as error:
+        return _refused(meeting, error)
+    commit()
+    if success:
+        flash(success, "success")
+    return redirect(then)
 
 
 def _attach(form, error: ValidationFailed) -> None:
@@ -156,7 +173,7 @@ def _meeting_input(form: MeetingForm) -> services.MeetingInput:
 def new_meeting(room_id: str):
     room = queries.room_for(current_user, parse_public_id(room_id))
     if not queries.access_for(current_user, room).manage:
-        services.require_manage(current_user, room)  # raises PermissionDenied: 403, audited
+        guards.require_manage(current_user, room)  # raises PermissionDenied: 403, audited
     form = MeetingForm()
     _fill_meeting_form(form, room)
     status = 200
@@ -191,7 +208,7 @@ def room_actions(room_id: str):
         actions=queries.actions_of_room(room),
         access=queries.access_for(current_user, room),
         update_form=ActionUpdateForm(),
-        owns=lambda action: services.owns_action(current_user, action),
+        owns=lambda action: actions.owns_action(current_user, action),
         today=utcnow().date(),
     )
 
@@ -222,7 +239,7 @@ def detail(meeting_id: str):
         actions=queries.actions_of_meeting(meeting),
         action_form=action_form,
         update_form=ActionUpdateForm(),
-        owns=lambda action: services.owns_action(current_user, action),
+        owns=lambda action: actions.owns_action(current_user, action),
         inputs=[] if context["access"].guest else queries.school_inputs(meeting),
         pictures=[] if context["access"].guest else queries.partner_pictures(meeting),
         own_input=queries.school_input_of(meeting, current_user.organisation_id),
@@ -235,7 +252,7 @@ def detail(meeting_id: str):
 def edit(meeting_id: str):
     meeting = _meeting(meeting_id)
     if not queries.meeting_access(current_user, meeting).manage:
-        services.require_manage(current_user, meeting)
+        guards.require_manage(current_user, meeting)
     form = MeetingForm()
     _fill_meeting_form(form, meeting.room)
     status = 200
@@ -274,26 +291,24 @@ def edit(meeting_id: str):
 @require(Permission.MEETING_READ)
 def change_status(meeting_id: str):
     meeting = _meeting(meeting_id)
-    try:
-        services.change_status(current_user, meeting, request.form.get("status", ""), ip=client_ip())
-    except (ValidationFailed, Conflict) as error:
-        return _refused(meeting, error)
-    commit()
-    flash(_("The meeting status has been changed."), "success")
-    return redirect(url_for("meetings.detail", meeting_id=meeting.public_id))
+    return _step(
+        meeting,
+        lambda: services.change_status(current_user, meeting, request.form.get("status", ""), ip=client_ip()),
+        success=_("The meeting status has been changed."),
+        then=url_for("meetings.detail", meeting_id=meeting.public_id),
+    )
 
 
 @bp.post("/meetings/<meeting_id>/attendance")
 @require(Permission.MEETING_READ)
 def attendance(meeting_id: str):
     meeting = _meeting(meeting_id)
-    try:
-        services.record_attendance(current_user, meeting, request.form.getlist("present"), ip=client_ip())
-    except (ValidationFailed, Conflict) as error:
-        return _refused(meeting, error)
-    commit()
-    flash(_("Attendance has been recorded."), "success")
-    return redirect(url_for("meetings.detail", meeting_id=meeting.public_id) + "#attendance")
+    return _step(
+        meeting,
+        lambda: actions.record_attendance(current_user, meeting, request.form.getlist("present"), ip=client_ip()),
+        success=_("Attendance has been recorded."),
+        then=url_for("meetings.detail", meeting_id=meeting.public_id) + "#attendance",
+    )
 
 
 # --- agenda -----------------------------------------------------------------------------------------------------
@@ -311,8 +326,8 @@ def _fill_item_form(form: AgendaItemForm, meeting: Meeting) -> None:
     form.themes.choices = choices((t.code, _label(t)) for t in terms(Vocabulary.THEME))
 
 
-def _item_input(form: AgendaItemForm) -> services.ItemInput:
-    return services.ItemInput(
+def _item_input(form: AgendaItemForm) -> agenda_services.ItemInput:
+    return agenda_services.ItemInput(
         kind=form.kind.data or "",
         title=form.title.data or "",
         duration_min=form.duration_min.data,
@@ -364,7 +379,7 @@ def propose(meeting_id: str):
     if findings:
         return _agenda_page(meeting, form, findings, status=400)
     try:
-        item = services.propose_item(current_user, meeting, _item_input(form), ip=client_ip())
+        item = agenda_services.propose_item(current_user, meeting, _item_input(form), ip=client_ip())
     except ValidationFailed as error:
         db.session.rollback()
         _attach(form, error)
@@ -382,7 +397,7 @@ def edit_item(meeting_id: str, item_id: str):
     meeting = _meeting(meeting_id)
     item = queries.item_in(meeting, parse_public_id(item_id))
     if not queries.meeting_access(current_user, meeting).manage:
-        services.require_manage(current_user, meeting)
+        guards.require_manage(current_user, meeting)
     form = AgendaItemForm()
     _fill_item_form(form, meeting)
     viewer = signal_queries.viewer_for(current_user)
@@ -398,7 +413,7 @@ def edit_item(meeting_id: str, item_id: str):
         findings = _findings(form, form.title.data, form.description.data)
         if not findings:
             try:
-                services.update_item(current_user, meeting, item, _item_input(form), ip=client_ip())
+                agenda_services.update_item(current_user, meeting, item, _item_input(form), ip=client_ip())
             except ValidationFailed as error:
                 db.session.rollback()
                 _attach(form, error)
@@ -422,13 +437,12 @@ def decide(meeting_id: str, item_id: str):
     meeting = _meeting(meeting_id)
     item = queries.item_in(meeting, parse_public_id(item_id))
     accept = request.form.get("decision") == "accept"
-    try:
-        services.decide_item(current_user, meeting, item, accept, ip=client_ip())
-    except (ValidationFailed, Conflict) as error:
-        return _refused(meeting, error)
-    commit()
-    flash(_("The item is on the agenda.") if accept else _("The item has been removed."), "success")
-    return redirect(url_for("meetings.agenda", meeting_id=meeting.public_id))
+    return _step(
+        meeting,
+        lambda: agenda_services.decide_item(current_user, meeting, item, accept, ip=client_ip()),
+        success=_("The item is on the agenda.") if accept else _("The item has been removed."),
+        then=url_for("meetings.agenda", meeting_id=meeting.public_id),
+    )
 
 
 @bp.post("/meetings/<meeting_id>/agenda/items/<item_id>/move")
@@ -436,12 +450,14 @@ def decide(meeting_id: str, item_id: str):
 def move(meeting_id: str, item_id: str):
     meeting = _meeting(meeting_id)
     item = queries.item_in(meeting, parse_public_id(item_id))
-    try:
-        services.move_item(current_user, meeting, item, request.form.get("direction", ""), ip=client_ip())
-    except (ValidationFailed, Conflict) as error:
-        return _refused(meeting, error)
-    commit()
-    return redirect(url_for("meetings.agenda", meeting_id=meeting.public_id) + f"#item-{item.public_id}")
+    return _step(
+        meeting,
+        lambda: agenda_services.move_item(
+            current_user, meeting, item, request.form.get("direction", ""), ip=client_ip()
+        ),
+        success=None,  # the moved item is in view at its new place
+        then=url_for("meetings.agenda", meeting_id=meeting.public_id) + f"#item-{item.public_id}",
+    )
 
 
 @bp.post("/meetings/<meeting_id>/agenda/order")
@@ -454,7 +470,7 @@ def reorder(meeting_id: str):
     if not isinstance(ordered, list) or not all(isinstance(v, str) for v in ordered):
         return _refused(meeting, ValidationFailed("The new order must list every agenda item once."))
     try:
-        services.reorder(current_user, meeting, ordered, ip=client_ip())
+        agenda_services.reorder(current_user, meeting, ordered, ip=client_ip())
     except (ValidationFailed, Conflict) as error:
         return _refused(meeting, error)
     commit()
@@ -487,13 +503,13 @@ def school_input(meeting_id: str):
             concerns = [form.concern_1.data, form.concern_2.data, form.concern_3.data]
             findings = _findings(form, *concerns, form.help_needed.data)
             if not findings:
-                data = services.SchoolInputData(
+                data = contributions.SchoolInputData(
                     concerns=concerns,
                     signal_references=_references(form.signals.data),
                     help_needed_html=plain_text_to_html(form.help_needed.data or ""),
                 )
                 try:
-                    services.submit_school_input(current_user, meeting, data, ip=client_ip())
+                    contributions.submit_school_input(current_user, meeting, data, ip=client_ip())
                 except ValidationFailed as error:
                     db.session.rollback()
                     _attach(form, error)
@@ -525,7 +541,7 @@ def partner_picture(meeting_id: str):
             findings = _findings(form, form.body.data)
             if not findings:
                 try:
-                    services.submit_partner_picture(
+                    contributions.submit_partner_picture(
                         current_user, meeting, form.kind.data, plain_text_to_html(form.body.data), ip=client_ip()
                     )
                 except ValidationFailed as error:
@@ -570,7 +586,7 @@ def trend(meeting_id: str):
             findings = _findings(form, form.narrative.data)
             if not findings:
                 try:
-                    services.save_narrative(
+                    trend_report.save_narrative(
                         current_user, meeting, plain_text_to_html(form.narrative.data or ""), ip=client_ip()
                     )
                 except ValidationFailed as error:
@@ -600,13 +616,12 @@ def trend(meeting_id: str):
 @limiter.limit("20 per minute")
 def generate_trend(meeting_id: str):
     meeting = _meeting(meeting_id)
-    try:
-        services.generate_trend_report(current_user, meeting, ip=client_ip())
-    except Conflict as error:
-        return _refused(meeting, error)
-    commit()
-    flash(_("The trend report has been generated."), "success")
-    return redirect(url_for("meetings.trend", meeting_id=meeting.public_id))
+    return _step(
+        meeting,
+        lambda: trend_report.generate_trend_report(current_user, meeting, ip=client_ip()),
+        success=_("The trend report has been generated."),
+        then=url_for("meetings.trend", meeting_id=meeting.public_id),
+    )
 
 
 @bp.get("/meetings/<meeting_id>/trend.json")
@@ -633,7 +648,9 @@ def _minutes_page(meeting: Meeting, form: MinutesForm, findings=(), status: int 
             from portal.core.errors import NotFound
 
             raise NotFound()
-    services.record_minutes_read(current_user, meeting, ip=client_ip(), version=shown.version if shown else None)
+    minutes_services.record_minutes_read(
+        current_user, meeting, ip=client_ip(), version=shown.version if shown else None
+    )
     commit()
     return (
         render_template(
@@ -644,7 +661,7 @@ def _minutes_page(meeting: Meeting, form: MinutesForm, findings=(), status: int 
             form=form,
             comment_form=CommentForm(),
             findings=findings,
-            editable=meeting.status in services.MINUTES_EDITABLE,
+            editable=meeting.status in minutes_services.MINUTES_EDITABLE,
             chair_step=services.may_chair_step(current_user, meeting),
             attendance=queries.attendance(meeting),
             actions=queries.actions_of_meeting(meeting),
@@ -683,7 +700,7 @@ def save_minutes(meeting_id: str):
     except ValueError:
         base = -1
     try:
-        services.save_minutes(
+        minutes_services.save_minutes(
             current_user,
             meeting,
             plain_text_to_html(form.body.data or ""),
@@ -713,13 +730,14 @@ def comment(meeting_id: str):
     findings = _findings(form, form.text.data)
     if findings:
         return _minutes_page(meeting, MinutesForm(formdata=None), findings, status=400)
-    try:
-        services.comment_minutes(current_user, meeting, plain_text_to_html(form.text.data), ip=client_ip())
-    except (ValidationFailed, Conflict) as error:
-        return _refused(meeting, error)
-    commit()
-    flash(_("Your comment has been added."), "success")
-    return redirect(url_for("meetings.minutes", meeting_id=meeting.public_id) + "#comments")
+    return _step(
+        meeting,
+        lambda: minutes_services.comment_minutes(
+            current_user, meeting, plain_text_to_html(form.text.data), ip=client_ip()
+        ),
+        success=_("Your comment has been added."),
+        then=url_for("meetings.minutes", meeting_id=meeting.public_id) + "#comments",
+    )
 
 
 # --- actions ----------------------------------------------------------------------------------------------------
@@ -748,19 +766,18 @@ def create_action(meeting_id: str):
         return _refused(meeting, ValidationFailed("Fill in the action, the owner and the due date."))
     if _findings(form, form.description.data):
         return _refused(meeting, ValidationFailed("The action seems to name a person: describe it without names."))
-    data = services.ActionInput(
+    data = actions.ActionInput(
         description=form.description.data,
         owner_organisation_id=form.owner_organisation.data,
         owner_user_id=form.owner_user.data or "",
         due_date=form.due_date.data,
     )
-    try:
-        services.create_action(current_user, meeting, data, ip=client_ip())
-    except (ValidationFailed, Conflict) as error:
-        return _refused(meeting, error)
-    commit()
-    flash(_("The action has been added."), "success")
-    return redirect(url_for("meetings.detail", meeting_id=meeting.public_id) + "#actions")
+    return _step(
+        meeting,
+        lambda: actions.create_action(current_user, meeting, data, ip=client_ip()),
+        success=_("The action has been added."),
+        then=url_for("meetings.detail", meeting_id=meeting.public_id) + "#actions",
+    )
 
 
 @bp.post("/actions/<action_id>")
@@ -770,23 +787,23 @@ def update_action(action_id: str):
     form = ActionUpdateForm()
     if not form.validate_on_submit():
         return _refused(action.meeting, ValidationFailed("Choose a status."))
-    try:
-        services.update_action(current_user, action, form.status.data, form.note.data or "", ip=client_ip())
-    except (ValidationFailed, Conflict) as error:
-        return _refused(action.meeting, error)
-    commit()
-    flash(_("The action has been updated."), "success")
-    back = request.form.get("back") == "room"
-    if back:
-        return redirect(url_for("meetings.room_actions", room_id=action.meeting.room.public_id))
-    return redirect(url_for("meetings.detail", meeting_id=action.meeting.public_id) + "#actions")
+    if request.form.get("back") == "room":
+        back = url_for("meetings.room_actions", room_id=action.meeting.room.public_id)
+    else:
+        back = url_for("meetings.detail", meeting_id=action.meeting.public_id) + "#actions"
+    return _step(
+        action.meeting,
+        lambda: actions.update_action(current_user, action, form.status.data, form.note.data or "", ip=client_ip()),
+        success=_("The action has been updated."),
+        then=back,
+    )
 
 
 # --- exports ----------------------------------------------------------------------------------------------------
 
 
 def _pdf(meeting: Meeting, document: str, template: str, **context) -> Response:
-    services.record_export(current_user, meeting, document, ip=client_ip())
+    minutes_services.record_export(current_user, meeting, document, ip=client_ip())
     commit()
     moment = utcnow()
     html = render_template(
@@ -850,7 +867,7 @@ def minutes_pdf(meeting_id: str):
     record = queries.minutes(meeting)
     if record is None or not record.versions:
         return _refused(meeting, Conflict("There are no minutes yet."))
-    services.record_minutes_read(current_user, meeting, ip=client_ip(), version=record.current_version)
+    minutes_services.record_minutes_read(current_user, meeting, ip=client_ip(), version=record.current_version)
     return _pdf(
         meeting,
         "verslag",
@@ -866,7 +883,7 @@ def minutes_pdf(meeting_id: str):
 @require(Permission.MEETING_EXPORT)
 def invite(meeting_id: str):
     meeting = _meeting(meeting_id)
-    services.record_export(current_user, meeting, "ics", ip=client_ip())
+    minutes_services.record_export(current_user, meeting, "ics", ip=client_ip())
     commit()
     body = exports.ics(
         meeting,

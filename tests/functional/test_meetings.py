@@ -403,7 +403,7 @@ def test_open_actions_are_carried_to_the_next_meeting(app, world, client, englis
 
 
 def test_actions_are_updated_by_their_owner_organisation_only(app, world, client, english, login_as, manager, room_a):
-    from portal.meetings import services
+    from portal.meetings import actions, services
     from portal.meetings.models import Meeting
 
     meeting = plan(app, manager, room_a)
@@ -413,10 +413,10 @@ def test_actions_are_updated_by_their_owner_organisation_only(app, world, client
         for status in STATUS_FLOW[:3]:
             services.change_status(user, m, status, ip="")
         author = db.session.merge(world["users"]["author"])
-        action = services.create_action(
+        action = actions.create_action(
             user,
             m,
-            services.ActionInput(
+            actions.ActionInput(
                 description="Kluisjescontrole herhalen",
                 owner_organisation_id=str(author.organisation.public_id),
                 due_date=utcnow().date() + timedelta(days=7),

@@ -55,10 +55,10 @@ def reported(app, world, client, english, login_as):
     meeting = plan(app, manager, world["rooms"]["a"], days=10)
     login_as(client, manager)
     with app.app_context():
-        from portal.meetings import services
+        from portal.meetings import trend_report
         from portal.meetings.models import Meeting
 
-        services.generate_trend_report(db.session.merge(manager), db.session.get(Meeting, meeting.id), ip="")
+        trend_report.generate_trend_report(db.session.merge(manager), db.session.get(Meeting, meeting.id), ip="")
         commit()
     return meeting
 
