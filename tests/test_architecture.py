@@ -170,6 +170,31 @@ def test_services_never_read_request_or_session(path):
     assert bad == [], f"{_rel(path)}: the acting user and address are passed in"
 
 
+# The adapters: the only modules that may read the request or the session. Everything else (services, guards,
+# queries, models, the modules a domain's services are split into) gets the acting user and address passed in.
+REQUEST_ADAPTERS = {
+    "authz/decorators.py",  # the login wall
+    "core/i18n.py",  # the language choice lives in the session
+    "core/security.py",  # headers, safe next, client address
+    "identity/web.py",  # the server-side session itself
+    "main/errors.py",  # error pages answer HTML or JSON by the request
+    "realtime/namespaces.py",  # the socket handlers
+}
+
+
+def _is_adapter(path: Path) -> bool:
+    relative = path.relative_to(PORTAL)
+    return (
+        relative.name.endswith("views.py") or "views" in relative.parts[:-1] or relative.as_posix() in REQUEST_ADAPTERS
+    )
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if not _is_adapter(p)], ids=_rel)
+def test_only_adapters_read_request_or_session(path):
+    imports, _calls = _scan(path)
+    assert _request_or_session(imports) == [], f"{_rel(path)}: the acting user and address are passed in"
+
+
 QUERY_MODULES = [p for p in MODULES if p.name == "queries.py"]
 
 
