@@ -145,7 +145,7 @@ def test_models_import_no_services_queries_forms_views_or_realtime(path):
     assert bad == [], f"{_rel(path)} must only declare tables"
 
 
-VIEW_MODULES = [p for p in MODULES if p.name == "views.py"]
+VIEW_MODULES = [p for p in MODULES if p.name.endswith("views.py") or "views" in p.relative_to(PORTAL).parts[:-1]]
 
 
 @pytest.mark.parametrize("path", VIEW_MODULES, ids=_rel)

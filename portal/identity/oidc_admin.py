@@ -1,6 +1,6 @@
 """Administrators' view of single sign-on: each identity provider's status and the accounts waiting for approval.
 
-A blueprint of its own (``oidc_admin``), so that it does not touch ``portal/admin/views.py``.
+A blueprint of its own (``oidc_admin``), so that it does not touch the ``portal/admin/views/`` package.
 """
 
 from __future__ import annotations
