@@ -45,7 +45,7 @@ from portal.meetings.forms import (
 from portal.meetings.models import Meeting, MeetingStatus
 from portal.signals import queries as signal_queries
 from portal.signals.models import Vocabulary
-from portal.signals.taxonomy import terms
+from portal.signals.taxonomy import options
 
 bp = Blueprint("meetings", __name__)
 LOCAL = ZoneInfo("Europe/Amsterdam")
@@ -315,7 +315,7 @@ def attendance(meeting_id: str):
 
 
 def _fill_item_form(form: AgendaItemForm, meeting: Meeting) -> None:
-    form.kind.choices = choices((t.code, _label(t)) for t in terms(Vocabulary.AGENDA_ITEM_KIND))
+    form.kind.choices = choices((t.code, _label(t)) for t in options(Vocabulary.AGENDA_ITEM_KIND))
     form.owner.choices = choices(
         (
             (str(m.user.public_id), f"{m.user.display_name} ({m.user.organisation.name})")
@@ -323,7 +323,7 @@ def _fill_item_form(form: AgendaItemForm, meeting: Meeting) -> None:
         ),
         blank=_("Nobody in particular"),
     )
-    form.themes.choices = choices((t.code, _label(t)) for t in terms(Vocabulary.THEME))
+    form.themes.choices = choices((t.code, _label(t)) for t in options(Vocabulary.THEME))
 
 
 def _item_input(form: AgendaItemForm) -> agenda_services.ItemInput:

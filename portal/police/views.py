@@ -28,7 +28,7 @@ from portal.privacy.aggregates import category_by_district
 from portal.signals import queries
 from portal.signals.models import SharingScope, Vocabulary
 from portal.signals.presenter import present
-from portal.signals.taxonomy import terms
+from portal.signals.taxonomy import options
 from portal.signals.views import viewer
 
 bp = Blueprint("police", __name__)
@@ -36,7 +36,7 @@ bp = Blueprint("police", __name__)
 
 def _taxonomy_choices(vocabulary: Vocabulary, blank: str) -> list[SelectChoice]:
     language = select_locale()
-    return choices(((t.code, t.label(language)) for t in terms(vocabulary)), blank=blank)
+    return choices(((t.code, t.label(language)) for t in options(vocabulary)), blank=blank)
 
 
 def _previous_visit() -> object | None:

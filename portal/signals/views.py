@@ -26,7 +26,7 @@ from portal.signals import queries, services
 from portal.signals.forms import ResponseForm, RoomFilterForm, SignalForm
 from portal.signals.models import INVOLVED_GROUPS, Vocabulary
 from portal.signals.presenter import present
-from portal.signals.taxonomy import terms
+from portal.signals.taxonomy import options
 
 bp = Blueprint("signals", __name__)
 
@@ -42,13 +42,16 @@ def _label(term) -> str:
 
 
 def _current_language() -> str:
+    """The page's language, decided once per request (a room page asks for it for every label on every card)."""
     from portal.core.i18n import select_locale
 
-    return select_locale()
+    if "language" not in g:
+        g.language = select_locale()
+    return g.language
 
 
 def _taxonomy_choices(vocabulary: Vocabulary, blank: str | None = None) -> list[SelectChoice]:
-    return choices(((t.code, _label(t)) for t in terms(vocabulary)), blank=blank)
+    return choices(((t.code, _label(t)) for t in options(vocabulary)), blank=blank)
 
 
 def _schools_in(district_ids) -> list[Organisation]:
@@ -68,10 +71,10 @@ def _schools_in(district_ids) -> list[Organisation]:
 
 
 def _fill_signal_choices(form: SignalForm, v: queries.Viewer) -> None:
-    categories = terms(Vocabulary.CATEGORY)
+    categories = options(Vocabulary.CATEGORY)
     form.category.choices = choices(((c.code, _label(c)) for c in categories), blank=_("Choose a category"))
     form.subcategory.choices = choices(
-        ((child.code, f"{_label(c)}: {_label(child)}") for c in categories for child in c.children if child.active),
+        ((child.code, f"{_label(c)}: {_label(child)}") for c in categories for child in c.children),
         blank=_("No subcategory"),
     )
     form.location_type.choices = _taxonomy_choices(Vocabulary.LOCATION_TYPE, _("Choose a location"))
