@@ -33,7 +33,7 @@ translations: $(STAMP)
 # --ignore-dirs replaces Babel's default, which also skips every directory starting with "_" (templates/_macros).
 # The domain errors' messages are msgids too (the views translate them with portal.core.i18n.error_text): the first
 # argument of each error class, and the message argument of the meetings' status guard.
-ERROR_KEYWORDS := -k ValidationFailed -k Conflict -k PermissionDenied -k NotFound -k DomainError -k _require_status:3
+ERROR_KEYWORDS := -k ValidationFailed -k Conflict -k PermissionDenied -k NotFound -k DomainError -k require_status:3
 extract-messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext $(ERROR_KEYWORDS) --ignore-dirs '.* __pycache__ node_modules' -o portal/translations/messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching -i portal/translations/messages.pot -d portal/translations

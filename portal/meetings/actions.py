@@ -16,8 +16,8 @@ from portal.core.text import clean_text
 from portal.extensions import db
 from portal.identity.models import User
 from portal.meetings import queries
-from portal.meetings.agenda import _carry_open_actions
-from portal.meetings.guards import _access, _audit, _member_user, _require_status, require_manage
+from portal.meetings.agenda import carry_open_actions
+from portal.meetings.guards import audit_meeting, may_access, member_user, require_manage, require_status
 from portal.meetings.models import ActionItem, ActionStatus, ActionUpdate, Attendance, Meeting, MeetingStatus
 
 S = MeetingStatus
@@ -35,7 +35,7 @@ class ActionInput:
 
 def record_attendance(user: User, meeting: Meeting, present_ids: list, *, ip: str) -> int:
     require_manage(user, meeting)
-    _require_status(meeting, DURING_OR_AFTER, "Attendance is recorded at the meeting.")
+    require_status(meeting, DURING_OR_AFTER, "Attendance is recorded at the meeting.")
     people = queries.participants(meeting)
     present = {parse_public_id(v) for v in present_ids or []}
     if not present <= {p.public_id for p in people}:
@@ -50,13 +50,13 @@ def record_attendance(user: User, meeting: Meeting, present_ids: list, *, ip: st
         row.recorded_by_id = user.id
         row.recorded_at = utcnow()
     db.session.flush()
-    _audit("meeting.attendance", user, meeting, ip, present=len(present))
+    audit_meeting("meeting.attendance", user, meeting, ip, present=len(present))
     return len(present)
 
 
 def create_action(user: User, meeting: Meeting, data: ActionInput, *, ip: str) -> ActionItem:
     require_manage(user, meeting)
-    _require_status(meeting, DURING_OR_AFTER, "Actions are agreed at the meeting.")
+    require_status(meeting, DURING_OR_AFTER, "Actions are agreed at the meeting.")
     description = clean_text(data.description, field="description", max_length=500)
     if len(description) < 3:
         raise ValidationFailed("Describe the action.", field="description")
@@ -64,7 +64,7 @@ def create_action(user: User, meeting: Meeting, data: ActionInput, *, ip: str) -
     organisation = organisations.get(parse_public_id(data.owner_organisation_id or ""))
     if organisation is None:
         raise ValidationFailed("Choose an organisation of this network.", field="owner_organisation")
-    owner = _member_user(meeting.room, data.owner_user_id, "owner_user")
+    owner = member_user(meeting.room, data.owner_user_id, "owner_user")
     if owner is not None and owner.organisation_id != organisation.id:
         raise ValidationFailed("The person must work for the owning organisation.", field="owner_user")
     if data.due_date is None:
@@ -93,7 +93,7 @@ def create_action(user: User, meeting: Meeting, data: ActionInput, *, ip: str) -
         )
     )
     for other in later:
-        _carry_open_actions(other)
+        carry_open_actions(other)
     db.session.flush()
     audit.record(
         "meeting.action.create",
@@ -109,7 +109,7 @@ def create_action(user: User, meeting: Meeting, data: ActionInput, *, ip: str) -
 def update_action(user: User, action: ActionItem, status: str, note: str, *, ip: str) -> ActionItem:
     """Progress on an action: by its owning organisation, or by the network's chair or secretary."""
     meeting = action.meeting
-    access = _access(user, meeting)
+    access = may_access(user, meeting)
     own = user.organisation_id == action.owner_organisation_id or user.id == action.owner_user_id
     if not (access.manage or (access.update_actions and own)):
         raise PermissionDenied("Only the owning organisation or the chair can update this action.")

@@ -15,14 +15,14 @@ from portal.identity.models import User
 from portal.meetings import queries
 from portal.meetings.guards import (
     TITLE_MAX,
-    _access,
-    _audit,
-    _member_user,
-    _minutes_of_day,
-    _require_status,
-    _rich_text,
-    _visible_signals,
+    audit_meeting,
+    may_access,
+    member_user,
+    minutes_of_day,
     require_manage,
+    require_status,
+    rich_text,
+    visible_signals,
 )
 from portal.meetings.models import AgendaItem, Meeting, MeetingStatus
 from portal.realtime import publish
@@ -111,14 +111,14 @@ def _prefill_agenda(user: User, meeting: Meeting) -> None:
             )
         )
     db.session.flush()
-    _carry_open_actions(meeting)
+    carry_open_actions(meeting)
 
 
 def _action_list_item(meeting: Meeting) -> AgendaItem | None:
     return next((i for i in queries.agenda(meeting) if i.kind.code == "actielijst"), None)
 
 
-def _carry_open_actions(meeting: Meeting) -> int:
+def carry_open_actions(meeting: Meeting) -> int:
     """Open actions of earlier meetings go onto this meeting's action-list item (added, never silently removed:
     an action closed meanwhile stays on the record of what was discussed)."""
     item = _action_list_item(meeting)
@@ -144,16 +144,16 @@ def _place_before_closing(meeting: Meeting) -> int:
 
 
 def propose_item(user: User, meeting: Meeting, data: ItemInput, *, ip: str) -> AgendaItem:
-    access = _access(user, meeting)
+    access = may_access(user, meeting)
     if not (access.propose or access.manage):
         raise PermissionDenied("You may not propose agenda items.")
-    _require_status(meeting, PROPOSING, "Agenda items can be proposed while the agenda is open.")
+    require_status(meeting, PROPOSING, "Agenda items can be proposed while the agenda is open.")
     item = AgendaItem(meeting_id=meeting.id, proposed_by_id=user.id, accepted=access.manage)
     _apply_item(user, meeting, item, data)
     item.position = _place_before_closing(meeting)
     db.session.add(item)
     db.session.flush()
-    _audit("meeting.agenda.propose", user, meeting, ip, item=str(item.public_id), kind=item.kind.code)
+    audit_meeting("meeting.agenda.propose", user, meeting, ip, item=str(item.public_id), kind=item.kind.code)
     publish.meeting_event("meeting.agenda", meeting.id)
     return item
 
@@ -164,16 +164,16 @@ def _apply_item(user: User, meeting: Meeting, item: AgendaItem, data: ItemInput)
     if len(title) < 3:
         raise ValidationFailed("Enter a title.", field="title")
     item.title = title
-    item.duration_min = _minutes_of_day(data.duration_min, "duration_min", 1, 240)
-    item.description_html = _rich_text(data.description_html, "description")
-    item.owner = _member_user(meeting.room, data.owner_id, "owner")
-    item.signals = _visible_signals(user, data.signal_references, "signals")
+    item.duration_min = minutes_of_day(data.duration_min, "duration_min", 1, 240)
+    item.description_html = rich_text(data.description_html, "description")
+    item.owner = member_user(meeting.room, data.owner_id, "owner")
+    item.signals = visible_signals(user, data.signal_references, "signals")
     item.themes = _themes(data.themes)
 
 
 def update_item(user: User, meeting: Meeting, item: AgendaItem, data: ItemInput, *, ip: str) -> AgendaItem:
     require_manage(user, meeting)
-    _require_status(meeting, (S.PLANNED, S.AGENDA_OPEN), "Reopen the agenda to change it.")
+    require_status(meeting, (S.PLANNED, S.AGENDA_OPEN), "Reopen the agenda to change it.")
     # Signals the proposer linked that the chair cannot see stay linked (the chair's form does not show them).
     before = list(item.signals)
     visible = queries.visible_signal_ids(signal_queries.viewer_for(user), {s.id for s in before})
@@ -182,7 +182,7 @@ def update_item(user: User, meeting: Meeting, item: AgendaItem, data: ItemInput,
     item.signals = item.signals + [s for s in hidden if s not in item.signals]
     item.updated_at = utcnow()
     db.session.flush()
-    _audit("meeting.agenda.update", user, meeting, ip, item=str(item.public_id))
+    audit_meeting("meeting.agenda.update", user, meeting, ip, item=str(item.public_id))
     publish.meeting_event("meeting.agenda", meeting.id)
     return item
 
@@ -190,7 +190,7 @@ def update_item(user: User, meeting: Meeting, item: AgendaItem, data: ItemInput,
 def decide_item(user: User, meeting: Meeting, item: AgendaItem, accept: bool, *, ip: str) -> None:
     """Accept a proposal onto the agenda, or remove an item (a proposal, or an item the chair no longer wants)."""
     require_manage(user, meeting)
-    _require_status(meeting, (S.PLANNED, S.AGENDA_OPEN), "Reopen the agenda to change it.")
+    require_status(meeting, (S.PLANNED, S.AGENDA_OPEN), "Reopen the agenda to change it.")
     if accept:
         item.accepted = True
         db.session.flush()
@@ -198,7 +198,9 @@ def decide_item(user: User, meeting: Meeting, item: AgendaItem, accept: bool, *,
         db.session.delete(item)
         db.session.flush()
         _renumber(queries.agenda(meeting))
-    _audit("meeting.agenda.accept" if accept else "meeting.agenda.remove", user, meeting, ip, item=str(item.public_id))
+    audit_meeting(
+        "meeting.agenda.accept" if accept else "meeting.agenda.remove", user, meeting, ip, item=str(item.public_id)
+    )
     publish.meeting_event("meeting.agenda", meeting.id)
 
 
@@ -211,14 +213,14 @@ def _renumber(items: list[AgendaItem]) -> None:
 def reorder(user: User, meeting: Meeting, ordered_ids: list, *, ip: str) -> list[AgendaItem]:
     """The new order as the complete list of item ids (from drag-and-drop, or built by ``move_item``)."""
     require_manage(user, meeting)
-    _require_status(meeting, (S.PLANNED, S.AGENDA_OPEN), "Reopen the agenda to change its order.")
+    require_status(meeting, (S.PLANNED, S.AGENDA_OPEN), "Reopen the agenda to change its order.")
     items = queries.agenda(meeting)
     by_id = {i.public_id: i for i in items}
     wanted = [parse_public_id(v) for v in ordered_ids or []]
     if len(wanted) != len(items) or set(wanted) != set(by_id):
         raise ValidationFailed("The new order must list every agenda item once.", field="order")
     _renumber([by_id[w] for w in wanted])
-    _audit("meeting.agenda.reorder", user, meeting, ip)
+    audit_meeting("meeting.agenda.reorder", user, meeting, ip)
     publish.meeting_event("meeting.agenda", meeting.id)
     return [by_id[w] for w in wanted]
 

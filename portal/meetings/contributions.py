@@ -12,7 +12,7 @@ from portal.core.text import clean_text
 from portal.extensions import db
 from portal.identity.models import User
 from portal.meetings import queries
-from portal.meetings.guards import _access, _audit, _require_status, _rich_text, _visible_signals
+from portal.meetings.guards import audit_meeting, may_access, require_status, rich_text, visible_signals
 from portal.meetings.models import Meeting, MeetingStatus, PartnerKind, PartnerPicture, SchoolInput
 
 S = MeetingStatus
@@ -30,10 +30,10 @@ class SchoolInputData:
 
 
 def submit_school_input(user: User, meeting: Meeting, data: SchoolInputData, *, ip: str) -> SchoolInput:
-    access = _access(user, meeting)
+    access = may_access(user, meeting)
     if not access.school_input:
         raise PermissionDenied("Only schools submit school input.")
-    _require_status(meeting, INPUT_OPEN, "School input is collected while the agenda is being prepared.")
+    require_status(meeting, INPUT_OPEN, "School input is collected while the agenda is being prepared.")
     concerns = [clean_text(c, field=f"concern_{n}", max_length=CONCERN_MAX) for n, c in enumerate(data.concerns, 1)]
     concerns = ([*concerns, "", "", ""])[:3]
     if not any(concerns):
@@ -45,24 +45,24 @@ def submit_school_input(user: User, meeting: Meeting, data: SchoolInputData, *, 
         db.session.add(entry)
     entry.submitted_by_id = user.id
     entry.concern_1, entry.concern_2, entry.concern_3 = concerns
-    entry.signals = _visible_signals(user, data.signal_references, "signals")
-    entry.help_needed_html = _rich_text(data.help_needed_html, "help_needed")
+    entry.signals = visible_signals(user, data.signal_references, "signals")
+    entry.help_needed_html = rich_text(data.help_needed_html, "help_needed")
     entry.updated_at = utcnow()
     db.session.flush()
-    _audit("meeting.input.school", user, meeting, ip, created=created)
+    audit_meeting("meeting.input.school", user, meeting, ip, created=created)
     return entry
 
 
 def submit_partner_picture(user: User, meeting: Meeting, kind: str, body_html: str, *, ip: str) -> PartnerPicture:
-    access = _access(user, meeting)
+    access = may_access(user, meeting)
     if not access.partner_picture:
         raise PermissionDenied("Only police, youth work and youth enforcement submit a picture.")
-    _require_status(meeting, INPUT_OPEN, "Pictures are collected while the agenda is being prepared.")
+    require_status(meeting, INPUT_OPEN, "Pictures are collected while the agenda is being prepared.")
     try:
         partner_kind = PartnerKind(kind)
     except ValueError as exc:
         raise ValidationFailed("Choose whose picture this is.", field="kind") from exc
-    body = _rich_text(body_html, "body")
+    body = rich_text(body_html, "body")
     if not html_to_text(body):
         raise ValidationFailed("Write the picture.", field="body")
     picture = queries.partner_picture_of(meeting, user.organisation_id, partner_kind)
@@ -73,5 +73,5 @@ def submit_partner_picture(user: User, meeting: Meeting, kind: str, body_html: s
     picture.body_html = body
     picture.updated_at = utcnow()
     db.session.flush()
-    _audit("meeting.input.picture", user, meeting, ip, kind=partner_kind.value)
+    audit_meeting("meeting.input.picture", user, meeting, ip, kind=partner_kind.value)
     return picture

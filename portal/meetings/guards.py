@@ -1,9 +1,9 @@
 """What every write about meetings checks first, shared by the workflow's modules: may this user read or manage
-the meeting (``_access``, ``require_manage``), is the meeting in a status that allows the step (``_require_status``),
+the meeting (``may_access``, ``require_manage``), is the meeting in a status that allows the step (``require_status``),
 and the input cleaners more than one part of the workflow uses; plus the one way a meeting write is audited.
 
-``_require_status`` keeps its name wherever it is called: ``make extract-messages`` extracts its third argument as a
-msgid (``-k _require_status:3``).
+``require_status`` keeps its name wherever it is called: ``make extract-messages`` extracts its third argument as a
+msgid (``-k require_status:3``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ TITLE_MAX = 200
 TEXT_MAX = 5000
 
 
-def _access(user: User, meeting_or_room) -> queries.Access:
+def may_access(user: User, meeting_or_room) -> queries.Access:
     if isinstance(meeting_or_room, Room):
         access = queries.access_for(user, meeting_or_room) if queries.is_member(meeting_or_room, user) else None
     else:
@@ -34,22 +34,22 @@ def _access(user: User, meeting_or_room) -> queries.Access:
 
 
 def require_manage(user: User, meeting_or_room) -> queries.Access:
-    access = _access(user, meeting_or_room)
+    access = may_access(user, meeting_or_room)
     if not access.manage:
         raise PermissionDenied("Only the chair or secretary of this network can do this.")
     return access
 
 
-def _require_status(meeting: Meeting, allowed: tuple[MeetingStatus, ...], message: str) -> None:
+def require_status(meeting: Meeting, allowed: tuple[MeetingStatus, ...], message: str) -> None:
     if meeting.status not in allowed:
         raise Conflict(message)
 
 
-def _audit(action: str, user: User, meeting: Meeting, ip: str, **details) -> None:
+def audit_meeting(action: str, user: User, meeting: Meeting, ip: str, **details) -> None:
     audit.record(action, actor=user, ip=ip, object_type="meeting", object_id=str(meeting.public_id), details=details)
 
 
-def _member_user(room: Room, public_id: str, field_name: str) -> User | None:
+def member_user(room: Room, public_id: str, field_name: str) -> User | None:
     if not public_id:
         return None
     wanted = parse_public_id(public_id)
@@ -59,7 +59,7 @@ def _member_user(room: Room, public_id: str, field_name: str) -> User | None:
     raise ValidationFailed("Choose a member of this network.", field=field_name)
 
 
-def _visible_signals(user: User, references: list, field_name: str) -> list:
+def visible_signals(user: User, references: list, field_name: str) -> list:
     """Signals by reference, each one visible to ``user`` (a proposer can only link what they can see)."""
     viewer = signal_queries.viewer_for(user)
     found = []
@@ -74,14 +74,14 @@ def _visible_signals(user: User, references: list, field_name: str) -> list:
     return found
 
 
-def _rich_text(html: str, field_name: str, max_length: int = TEXT_MAX) -> str:
+def rich_text(html: str, field_name: str, max_length: int = TEXT_MAX) -> str:
     cleaned = clean_rich_text(html or "")
     if len(html_to_text(cleaned)) > max_length:
         raise ValidationFailed("The text is longer than %(max)s characters.", field=field_name, max=max_length)
     return cleaned
 
 
-def _minutes_of_day(value: int | None, field_name: str, low: int, high: int) -> int:
+def minutes_of_day(value: int | None, field_name: str, low: int, high: int) -> int:
     if value is None or isinstance(value, bool) or not low <= int(value) <= high:
         raise ValidationFailed(
             "Enter a number of minutes from %(low)s to %(high)s.", field=field_name, low=low, high=high

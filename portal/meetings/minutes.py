@@ -7,7 +7,7 @@ from portal.core.sanitize import html_to_text
 from portal.extensions import db
 from portal.identity.models import User
 from portal.meetings import queries
-from portal.meetings.guards import _access, _audit, _require_status, _rich_text, require_manage
+from portal.meetings.guards import audit_meeting, may_access, require_manage, require_status, rich_text
 from portal.meetings.models import Meeting, MeetingStatus, Minutes, MinutesComment, MinutesVersion
 from portal.realtime import publish
 
@@ -25,8 +25,8 @@ def save_minutes(
     require_manage(user, meeting)
     if meeting.status is S.MINUTES_ADOPTED:
         raise Conflict("Adopted minutes are read-only.")
-    _require_status(meeting, MINUTES_EDITABLE, "Minutes are written from the moment the agenda is final.")
-    body = _rich_text(body_html, "body", MINUTES_MAX)
+    require_status(meeting, MINUTES_EDITABLE, "Minutes are written from the moment the agenda is final.")
+    body = rich_text(body_html, "body", MINUTES_MAX)
     minutes = queries.minutes(meeting)
     if minutes is None:
         minutes = Minutes(meeting_id=meeting.id, current_version=0)
@@ -49,18 +49,18 @@ def save_minutes(
     )
     db.session.add(version)
     db.session.flush()
-    _audit("meeting.minutes.save", user, meeting, ip, version=version.version, confirmed=confirmed)
+    audit_meeting("meeting.minutes.save", user, meeting, ip, version=version.version, confirmed=confirmed)
     publish.meeting_event("meeting.minutes", meeting.id)
     return version
 
 
 def comment_minutes(user: User, meeting: Meeting, text_html: str, *, ip: str) -> MinutesComment:
-    access = _access(user, meeting)
+    access = may_access(user, meeting)
     if not access.comment:
         raise PermissionDenied("You may not comment on minutes.")
-    _require_status(meeting, (S.MINUTES_DRAFT,), "Comments are possible during the comment round only.")
+    require_status(meeting, (S.MINUTES_DRAFT,), "Comments are possible during the comment round only.")
     minutes = queries.minutes(meeting)
-    body = _rich_text(text_html, "text", 2000)
+    body = rich_text(text_html, "text", 2000)
     if not html_to_text(body):
         raise ValidationFailed("Write your comment.", field="text")
     comment = MinutesComment(
@@ -72,18 +72,18 @@ def comment_minutes(user: User, meeting: Meeting, text_html: str, *, ip: str) ->
     )
     db.session.add(comment)
     db.session.flush()
-    _audit("meeting.minutes.comment", user, meeting, ip, version=minutes.current_version)
+    audit_meeting("meeting.minutes.comment", user, meeting, ip, version=minutes.current_version)
     return comment
 
 
 def record_minutes_read(user: User, meeting: Meeting, *, ip: str, version: int | None = None) -> None:
     """Every read of minutes is audited (NEN 7513)."""
-    _audit("meeting.minutes.read", user, meeting, ip, version=version)
+    audit_meeting("meeting.minutes.read", user, meeting, ip, version=version)
 
 
 def record_export(user: User, meeting: Meeting, document: str, *, ip: str) -> None:
     """Every export is audited (DOMAIN.md E.13)."""
-    access = _access(user, meeting)
+    access = may_access(user, meeting)
     if not access.export:
         raise PermissionDenied("You may not export meeting documents.")
-    _audit("meeting.export", user, meeting, ip, document=document)
+    audit_meeting("meeting.export", user, meeting, ip, document=document)

@@ -23,8 +23,8 @@ from portal.core.text import clean_text
 from portal.extensions import db
 from portal.identity.models import User
 from portal.meetings import queries
-from portal.meetings.agenda import _carry_open_actions, _prefill_agenda
-from portal.meetings.guards import TITLE_MAX, _access, _audit, _minutes_of_day, _require_status, require_manage
+from portal.meetings.agenda import _prefill_agenda, carry_open_actions
+from portal.meetings.guards import TITLE_MAX, audit_meeting, may_access, minutes_of_day, require_manage, require_status
 from portal.meetings.models import (
     Meeting,
     MeetingInvitee,
@@ -103,7 +103,7 @@ def _apply_meeting(meeting: Meeting, room: Room, data: MeetingInput) -> None:
     meeting.kind = kind
     meeting.title = title
     meeting.scheduled_at = data.scheduled_at
-    meeting.duration_min = _minutes_of_day(data.duration_min, "duration_min", 15, 600)
+    meeting.duration_min = minutes_of_day(data.duration_min, "duration_min", 15, 600)
     meeting.place = place
     meeting.online_url = online_url
     meeting.chair = people["chair_id"]
@@ -137,7 +137,7 @@ def create_meeting(user: User, room: Room, data: MeetingInput, *, ip: str) -> Me
     _set_invitees(meeting, room, organisations, data.invited_users)
     db.session.add(MeetingStatusChange(meeting_id=meeting.id, to_status=S.PLANNED.value, changed_by_id=user.id))
     db.session.flush()
-    _audit("meeting.create", user, meeting, ip, room=str(room.public_id), kind=meeting.kind.value)
+    audit_meeting("meeting.create", user, meeting, ip, room=str(room.public_id), kind=meeting.kind.value)
     return meeting
 
 
@@ -148,7 +148,7 @@ def _guest_ids(meeting: Meeting) -> set[int]:
 
 def update_meeting(user: User, meeting: Meeting, data: MeetingInput, *, ip: str) -> Meeting:
     require_manage(user, meeting)
-    _require_status(meeting, DETAILS_EDITABLE, "The details of a meeting that has been held cannot change.")
+    require_status(meeting, DETAILS_EDITABLE, "The details of a meeting that has been held cannot change.")
     before = (meeting.scheduled_at, meeting.duration_min, meeting.place, meeting.online_url, meeting.title)
     guests_before = _guest_ids(meeting)
     _apply_meeting(meeting, meeting.room, data)
@@ -162,7 +162,7 @@ def update_meeting(user: User, meeting: Meeting, data: MeetingInput, *, ip: str)
         meeting.ics_sequence += 1  # calendars replace the earlier invitation
     meeting.updated_at = utcnow()
     db.session.flush()
-    _audit("meeting.update", user, meeting, ip)
+    audit_meeting("meeting.update", user, meeting, ip)
     publish.meeting_event("meeting.status", meeting.id)
     return meeting
 
@@ -201,7 +201,7 @@ def change_status(user: User, meeting: Meeting, target: str, *, ip: str, today: 
                 total=total,
                 planned=meeting.duration_min,
             )
-        _carry_open_actions(meeting)
+        carry_open_actions(meeting)
     elif new is S.HELD and meeting.scheduled_at.date() > today:
         raise Conflict("The meeting has not taken place yet.")
     elif new is S.MINUTES_DRAFT:
@@ -220,7 +220,7 @@ def change_status(user: User, meeting: Meeting, target: str, *, ip: str, today: 
     meeting.status = new
     meeting.updated_at = utcnow()
     db.session.flush()
-    _audit("meeting.status", user, meeting, ip, to=new.value)
+    audit_meeting("meeting.status", user, meeting, ip, to=new.value)
     publish.meeting_event("meeting.status", meeting.id)
     publish.meeting_event("meeting.agenda", meeting.id)
     return meeting
@@ -231,7 +231,7 @@ def change_status(user: User, meeting: Meeting, target: str, *, ip: str, today: 
 
 def watch(user: User, meeting: Meeting, *, editing: bool) -> list[User]:
     """The user has the minutes open for editing (or no longer): others see who else is editing."""
-    access = _access(user, meeting)
+    access = may_access(user, meeting)
     row = db.session.scalar(
         select(MeetingPresence).where(MeetingPresence.meeting_id == meeting.id, MeetingPresence.user_id == user.id)
     )

@@ -10,7 +10,7 @@ from portal.core.errors import Conflict
 from portal.extensions import db
 from portal.identity.models import User
 from portal.meetings import queries, trends
-from portal.meetings.guards import _audit, _require_status, _rich_text, require_manage
+from portal.meetings.guards import audit_meeting, require_manage, require_status, rich_text
 from portal.meetings.models import Meeting, MeetingStatus, TrendReport
 
 S = MeetingStatus
@@ -20,7 +20,7 @@ TREND_EDITABLE = (S.PLANNED, S.AGENDA_OPEN, S.AGENDA_FINAL)
 
 def generate_trend_report(user: User, meeting: Meeting, *, ip: str, today: date | None = None) -> TrendReport:
     require_manage(user, meeting)
-    _require_status(meeting, TREND_EDITABLE, "The trend report is fixed once the meeting has been held.")
+    require_status(meeting, TREND_EDITABLE, "The trend report is fixed once the meeting has been held.")
     previous = queries.previous_meeting(meeting)
     start, end = trends.default_period(
         meeting.scheduled_at.date(),
@@ -38,18 +38,18 @@ def generate_trend_report(user: User, meeting: Meeting, *, ip: str, today: date 
     report.generated_at = utcnow()
     report.generated_by_id = user.id
     db.session.flush()
-    _audit("meeting.trend.generate", user, meeting, ip, signals=report.data["total"])
+    audit_meeting("meeting.trend.generate", user, meeting, ip, signals=report.data["total"])
     return report
 
 
 def save_narrative(user: User, meeting: Meeting, narrative_html: str, *, ip: str) -> TrendReport:
     require_manage(user, meeting)
-    _require_status(meeting, TREND_EDITABLE, "The trend report is fixed once the meeting has been held.")
+    require_status(meeting, TREND_EDITABLE, "The trend report is fixed once the meeting has been held.")
     report = queries.trend_report(meeting)
     if report is None:
         raise Conflict("Generate the trend report first.")
-    report.narrative_html = _rich_text(narrative_html, "narrative")
+    report.narrative_html = rich_text(narrative_html, "narrative")
     report.updated_at = utcnow()
     db.session.flush()
-    _audit("meeting.trend.narrative", user, meeting, ip)
+    audit_meeting("meeting.trend.narrative", user, meeting, ip)
     return report

@@ -3,7 +3,7 @@ f-string (it could never be looked up in the catalogue). Values that vary are na
 translation (portal.core.i18n.error_text), so each ``%(name)s`` in a message needs a keyword argument of that name.
 
 ``make extract-messages`` extracts these messages with ``-k ValidationFailed -k Conflict ...`` (and the message
-argument of the meetings' ``_require_status`` guard); after a new message, run it, translate the new entries in
+argument of the meetings' ``require_status`` guard); after a new message, run it, translate the new entries in
 portal/translations/nl/LC_MESSAGES/messages.po, then ``make translations``.
 """
 
@@ -26,7 +26,7 @@ PORTAL = ROOT / "portal"
 NL_PO = ROOT / "portal" / "translations" / "nl" / "LC_MESSAGES" / "messages.po"
 ERROR_CLASSES = frozenset({"ValidationFailed", "Conflict", "PermissionDenied", "NotFound", "DomainError"})
 # Helpers that take a message and raise one of the classes with it: name -> index of the message argument.
-MESSAGE_HELPERS = {"_require_status": 2}
+MESSAGE_HELPERS = {"require_status": 2}
 NAMED_PLACEHOLDER = re.compile(r"%\((\w+)\)")
 
 
@@ -111,7 +111,7 @@ def test_the_walk_finds_the_raise_sites():
     messages = literal_messages()
     assert len(messages) > 100
     assert "Enter a place or an online link." in messages
-    assert "Reopen the agenda to change it." in messages  # through _require_status
+    assert "Reopen the agenda to change it." in messages  # through require_status
     assert "A meeting with status '%(current)s' cannot move to '%(target)s'." in messages
 
 
