@@ -226,10 +226,13 @@ class Factory:
         totp_secret: str | None = None,
     ):
         from portal.authz.permissions import Role, ScopeType
+        from portal.authz.policy import ADMINISTRATIVE_ROLES
         from portal.identity import services
         from portal.identity.models import UserStatus
 
         organisation = organisation or self.organisation()
+        if role and Role(role) in ADMINISTRATIVE_ROLES and password is None:
+            password = TEST_PASSWORD  # administrative roles are held by break-glass accounts only (assign_role)
         with self.app.app_context():
             user = services.create_user(
                 email=email or f"user-{uuid.uuid4().hex[:10]}@test.example",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from portal.authz.permissions import Permission as P
 from portal.authz.permissions import Role
@@ -138,6 +138,28 @@ def current_roles(user: User | None, now: datetime | None = None) -> frozenset[R
     if now is None:
         user._role_cache = roles  # one query per request: the user object lives for one request
     return roles
+
+
+def forget_roles(user: User) -> None:
+    """Drop the roles ``current_roles`` remembered for this user object: called after its role assignments change,
+    so that checks later in the same request see the new roles."""
+    user.__dict__.pop("_role_cache", None)
+
+
+def roles_granting(permission: P) -> frozenset[Role]:
+    return frozenset(role for role, granted in ROLE_PERMISSIONS.items() if permission in granted)
+
+
+def holds_role_clause(roles, now: datetime | None = None):
+    """SQL condition on ``User``: active and holding one of ``roles`` now. The rule of ``current_roles``, for queries
+    over many people at once (who in a room may acknowledge, who may be a guest) instead of one query per person."""
+    moment = now or utcnow()
+    current = select(RoleAssignment.user_id).where(
+        RoleAssignment.role.in_(roles),
+        RoleAssignment.valid_from <= moment,
+        or_(RoleAssignment.valid_until.is_(None), RoleAssignment.valid_until > moment),
+    )
+    return and_(User.status == UserStatus.ACTIVE, User.id.in_(current))
 
 
 def has_permission(user: User | None, permission: P) -> bool:

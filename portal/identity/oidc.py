@@ -219,12 +219,6 @@ class Registry:
     def get(self, slug: str) -> Provider | None:
         return self.providers.get(slug)
 
-    def by_issuer(self, issuer: str) -> Provider | None:
-        for provider in self.providers.values():
-            if provider.config is not None and provider.config.issuer == issuer:
-                return provider
-        return None
-
     def __iter__(self) -> Iterator[Provider]:
         return iter(self.providers.values())
 

@@ -165,6 +165,21 @@ class ProviderDiscovery:
             checked_at=self._checked_at,
         )
 
+    def offered_for_sign_in(self) -> bool:
+        """Whether the login page offers this provider, judged from what is cached: no network while a page renders
+        (discovery of a broken provider could take seconds). A provider not checked yet is offered, and so is one
+        whose failed check is older than the retry delay (starting a sign-in checks again, and answers 503 if
+        discovery still fails); only a misconfigured provider or one that failed just now, with no earlier
+        document to fall back on, is marked unavailable."""
+        # No lock: ``metadata()`` holds it while it fetches, and the page must not wait for that. Each attribute
+        # read is atomic; a check finishing meanwhile at worst shows the state of a moment ago.
+        if self.config is None:
+            return False
+        checked_at = self._checked_at
+        if self._metadata is not None or checked_at is None or not self._discovery_error:
+            return True
+        return self._clock() - checked_at >= DISCOVERY_RETRY_SECONDS
+
     # -- keys -----------------------------------------------------------------------------------------------
 
     def _load_jwks(self, metadata: dict[str, Any]) -> list[dict[str, Any]]:

@@ -395,7 +395,6 @@ def _sync_roles(
         identity_services.assign_role(
             user, role, scope_type, organisation=scope_organisation, actor=None, ip=ip, source=config.slug
         )
-    user.__dict__.pop("_role_cache", None)
 
 
 # --- logout ----------------------------------------------------------------------------------------------------

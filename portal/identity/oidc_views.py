@@ -75,13 +75,14 @@ def _failure_page(provider: Provider, status: int, *, logout: bool = False):
 @bp.app_context_processor
 def _sign_in_options():
     def oidc_sign_in_options(next_url: str | None = None) -> list[dict]:
-        """One entry per configured provider for the login page; unavailable ones are marked."""
+        """One entry per configured provider for the login page; unavailable ones are marked. Only the cached
+        discovery state is read: the page never waits for a provider (``oidc.login`` checks it, 503 if down)."""
         target = next_url if next_url and next_url != "/" else None
         return [
             {
                 "slug": p.slug,
                 "name": p.display_name,
-                "available": p.status(refresh=True).available,
+                "available": p.offered_for_sign_in(),
                 "url": url_for("oidc.login", slug=p.slug, next=target),
             }
             for p in oidc.registry()

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.audit import services as audit
 from portal.authz.permissions import Role, ScopeType
-from portal.authz.policy import ADMINISTRATIVE_ROLES, current_roles
+from portal.authz.policy import ADMINISTRATIVE_ROLES, current_roles, forget_roles
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, ValidationFailed
 from portal.core.text import clean_text
@@ -42,13 +43,6 @@ def normalise_email(email: str) -> str:
 
 def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalise_email(email)))
-
-
-def get_user(public_id) -> User:
-    user = db.session.scalar(select(User).where(User.public_id == public_id)) if public_id else None
-    if user is None:
-        raise NotFound("Unknown user.")
-    return user
 
 
 def totp_required(user: User, *, demo_mode: bool) -> bool:
@@ -160,10 +154,13 @@ def start_session(user: User, *, policy: SessionPolicy, ip: str, user_agent: str
 
 
 def resolve_session(token: str | None, *, policy: SessionPolicy, now: datetime | None = None) -> UserSession | None:
-    """The live session for a cookie token, or None. Expired (idle or absolute) records are removed."""
+    """The live session for a cookie token, or None. Expired (idle or absolute) records are removed. The user
+    comes in the same query (every cookie request needs it)."""
     if not token or not isinstance(token, str):
         return None
-    record = db.session.scalar(select(UserSession).where(UserSession.token_hash == _token_hash(token)))
+    record = db.session.scalar(
+        select(UserSession).options(joinedload(UserSession.user)).where(UserSession.token_hash == _token_hash(token))
+    )
     if record is None:
         return None
     now = now or utcnow()
@@ -263,14 +260,6 @@ def create_user(
     return user
 
 
-def set_password(user: User, password: str) -> None:
-    if user.credential is None:
-        db.session.add(LocalCredential(user=user, password_hash=hash_password(password)))
-    else:
-        user.credential.password_hash = hash_password(password)
-    db.session.flush()
-
-
 def set_status(user: User, status: UserStatus, *, actor: User | None, ip: str) -> None:
     previous = user.status
     user.status = status
@@ -309,6 +298,14 @@ def assign_role(
         raise ValidationFailed("Choose the district this role applies to.", field="scope_district")
     if valid_from and valid_until and valid_until <= valid_from:
         raise ValidationFailed("The end date must be after the start date.", field="valid_until")
+    # Administrative roles only go to break-glass accounts (a local password, and a second factor outside demo mode,
+    # which authenticate_local asks for): an account that signs in through single sign-on alone never holds one.
+    if role in ADMINISTRATIVE_ROLES and user.credential is None:
+        raise ValidationFailed(
+            "Only an account with a local break-glass password can hold this role; this account signs in through "
+            "single sign-on only.",
+            field="role",
+        )
     assignment = RoleAssignment(
         user=user,
         role=role,
@@ -322,6 +319,7 @@ def assign_role(
     )
     db.session.add(assignment)
     db.session.flush()
+    forget_roles(user)
     audit.record(
         "role.assign",
         actor=actor,
@@ -336,6 +334,7 @@ def assign_role(
 def revoke_role(assignment: RoleAssignment, *, actor: User | None, ip: str) -> None:
     user = assignment.user
     db.session.delete(assignment)
+    forget_roles(user)
     audit.record(
         "role.revoke",
         actor=actor,

@@ -74,8 +74,7 @@ def login():
             return redirect(safe_next(form.next.data, current_app))
     elif request.method == "POST":
         status = 400
-    providers = current_app.config.get("IDENTITY_PROVIDERS", {})
-    return render_template("identity/login.html", form=form, error=error, providers=providers), status
+    return render_template("identity/login.html", form=form, error=error), status
 
 
 @bp.post("/auth/logout")

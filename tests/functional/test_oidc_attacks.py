@@ -256,6 +256,7 @@ def test_other_provider_asserting_the_same_email_gets_a_separate_account(portal)
 
 def test_login_page_offers_one_button_per_provider_and_marks_the_broken_one(portal):
     portal.beta.discovery_status = 500
+    portal.provider("beta").status(refresh=True)  # the failure is known (a sign-in attempt or the status page)
     page = portal.client.get("/auth/login").get_data(as_text=True)
     assert 'href="/auth/oidc/alpha/login"' in page
     assert "Sign in via Alpha" in page or "Inloggen via Alpha" in page
@@ -266,6 +267,36 @@ def test_login_page_offers_one_button_per_provider_and_marks_the_broken_one(port
     assert response.status_code == 503
     assert last_audit("login").details["reason"] == "provider_unavailable"
     assert portal.sign_in("alpha").status_code == 302
+
+
+def test_login_page_never_waits_for_a_provider(portal, monkeypatch):
+    """The login page reads the cached discovery state only: it contacts no provider. One not checked yet is
+    offered (starting the sign-in checks it, 503 if down); one that failed is offered again after the retry delay."""
+    from portal.identity import oidc_discovery
+
+    portal.beta.discovery_status = 500
+    page = portal.client.get("/auth/login")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'href="/auth/oidc/alpha/login"' in html
+    assert 'href="/auth/oidc/beta/login"' in html  # never checked: offered
+    assert 'aria-disabled="true">' not in html
+    assert portal.alpha.discovery_fetches == 0
+    assert portal.beta.discovery_fetches == 0
+
+    assert portal.client.get("/auth/oidc/beta/login").status_code == 503
+    assert portal.beta.discovery_fetches == 1
+    html = portal.client.get("/auth/login").get_data(as_text=True)
+    assert 'href="/auth/oidc/beta/login"' not in html  # failed just now: marked
+    assert 'aria-disabled="true">' in html
+    assert portal.beta.discovery_fetches == 1  # the page did not retry
+
+    monkeypatch.setattr(oidc_discovery, "DISCOVERY_RETRY_SECONDS", 0)  # the retry delay has passed
+    html = portal.client.get("/auth/login").get_data(as_text=True)
+    assert 'href="/auth/oidc/beta/login"' in html
+    assert portal.beta.discovery_fetches == 1
+    portal.beta.discovery_status = 200
+    assert portal.sign_in("beta").status_code == 302  # the provider is back: the sign-in checks it again
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from portal.authz.permissions import Permission, Role, ScopeType
 from portal.authz.policy import ROLE_PERMISSIONS
 from portal.extensions import db
 from portal.identity import services
-from tests.conftest import csrf_token
+from tests.conftest import TEST_PASSWORD, csrf_token
 
 # Each entry is a deliberate decision; adding a public route means adding it here, in review.
 FOUNDATION_PUBLIC = {"identity.login", "main.set_language", "main.healthz"}
@@ -163,7 +163,7 @@ def test_public_routes_answer_anonymous_callers(client):
 def _user_lacking(app, make, permission: Permission):
     """A user who holds every role that does *not* grant ``permission`` (the strongest "may not")."""
     roles = [role for role in Role if permission not in ROLE_PERMISSIONS[role]]
-    user = make.user(None)
+    user = make.user(None, password=TEST_PASSWORD)  # a break-glass account: it may hold the administrative roles
     with app.app_context():
         merged = db.session.merge(user)
         for role in roles:

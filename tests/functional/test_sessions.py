@@ -319,3 +319,29 @@ def test_cookie_flags_over_https(build_app, make):
     assert morsel["httponly"]
     assert morsel["path"] == "/"
     assert "Domain=" not in header
+
+
+def test_a_cookie_request_loads_the_session_and_its_user_in_one_query(app, client, make, login_as):
+    """resolve_session joins the user in: no separate SELECT of the user by id for each request."""
+    from sqlalchemy import event
+
+    user = make.user("school_coordinator")
+    login_as(client, user)
+    assert client.get("/account/sessions").status_code == 200  # warm-up (the session record's first touch)
+    statements: list[str] = []
+
+    def before(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        assert client.get("/account/sessions").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    session_lookups = [s for s in statements if "WHERE user_sessions.token_hash =" in s]
+    assert len(session_lookups) == 1
+    assert "JOIN users" in session_lookups[0]
+    user_by_id = [s for s in statements if s.startswith("SELECT users.id") and "WHERE users.id =" in s]
+    assert user_by_id == []

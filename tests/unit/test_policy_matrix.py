@@ -187,3 +187,16 @@ def test_expired_role_does_not_hide_a_current_one(make, ctx):
 def test_blocked_user_with_current_admin_role_has_nothing(make, ctx):
     user = db.session.merge(make.user("functional_admin", status="blocked"))
     assert not any(has_permission(user, permission) for permission in Permission)
+
+
+def test_role_changes_show_at_once_on_the_same_user_object(make, ctx):
+    """``current_roles`` remembers a user's roles for the request; assign_role and revoke_role make it forget them,
+    so a check later in the same request sees the change (policy.forget_roles)."""
+    user = db.session.merge(make.user("school_coordinator"))
+    assert current_roles(user) == {Role.SCHOOL_COORDINATOR}  # remembered from here on
+    assignment = services.assign_role(user, Role.PRIVACY_OFFICER, ScopeType.CITY, actor=None)
+    assert current_roles(user) == {Role.SCHOOL_COORDINATOR, Role.PRIVACY_OFFICER}
+    assert has_permission(user, Permission.AUDIT_READ)
+    services.revoke_role(assignment, actor=None, ip="")
+    assert current_roles(user) == {Role.SCHOOL_COORDINATOR}
+    assert not has_permission(user, Permission.AUDIT_READ)
