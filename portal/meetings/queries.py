@@ -7,15 +7,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, or_, select, true
 from sqlalchemy.orm import selectinload
 
 from portal.authz.permissions import Permission
-from portal.authz.policy import MEETING_GUEST_ROLES, guest_permissions, has_permission, may_manage_meetings
+from portal.authz.policy import (
+    MEETING_GUEST_ROLES,
+    guest_permissions,
+    has_permission,
+    holds_role_clause,
+    may_manage_meetings,
+)
 from portal.core.db import utcnow
 from portal.core.errors import NotFound
 from portal.extensions import db
-from portal.identity.models import RoleAssignment, User, UserStatus
+from portal.identity.models import User
 from portal.meetings.models import (
     OPEN_ACTION_STATUSES,
     ActionItem,
@@ -106,12 +112,15 @@ def meeting_access(user: User, meeting: Meeting) -> Access:
 
 
 def invitations(user: User) -> list[Meeting]:
-    """The meetings this user (or their organisation) is invited to, newest first."""
+    """The meetings this user (or their organisation) is invited to and may open, newest first: in a room they hold
+    a seat in, or anywhere as a guest. (An organisation is invited as a whole; its people without a seat in that
+    room, and without a guest role, do not see the meeting.)"""
     if not has_permission(user, Permission.MEETING_READ):
         return []
+    opens = true() if Permission.MEETING_READ in guest_permissions(user) else Meeting.room_id.in_(room_ids_of(user))
     stmt = (
         select(Meeting)
-        .where(Meeting.id.in_(select(MeetingInvitee.meeting_id).where(_invitation_clause(user))))
+        .where(Meeting.id.in_(select(MeetingInvitee.meeting_id).where(_invitation_clause(user))), opens)
         .options(selectinload(Meeting.room).selectinload(Room.district))
         .order_by(Meeting.scheduled_at.desc(), Meeting.id.desc())
     )
@@ -120,19 +129,9 @@ def invitations(user: User) -> list[Meeting]:
 
 def guest_candidates() -> list[User]:
     """Active people who may be invited to any meeting as a guest (their current roles include a guest role)."""
-    now = utcnow()
-    holds_guest_role = (
-        select(RoleAssignment.user_id)
-        .where(
-            RoleAssignment.role.in_(MEETING_GUEST_ROLES),
-            RoleAssignment.valid_from <= now,
-            or_(RoleAssignment.valid_until.is_(None), RoleAssignment.valid_until > now),
-        )
-        .scalar_subquery()
-    )
     stmt = (
         select(User)
-        .where(User.id.in_(holds_guest_role), User.status == UserStatus.ACTIVE)
+        .where(holds_role_clause(MEETING_GUEST_ROLES))
         .options(selectinload(User.organisation))
         .order_by(User.display_name)
     )

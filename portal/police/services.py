@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from portal.audit import services as audit
 from portal.authz.permissions import Permission
-from portal.authz.policy import has_permission
+from portal.authz.policy import has_permission, holds_role_clause, roles_granting
 from portal.core.db import utcnow
 from portal.core.errors import PermissionDenied, ValidationFailed
 from portal.core.text import clean_text
@@ -99,21 +99,32 @@ def raise_acute(signal: Signal) -> AcuteAlert | None:
 
 
 def _members_with(room: Room, permission: Permission, member_role: MemberRole | None = None) -> list[int]:
+    """Current members of the room whose roles grant ``permission``, in one statement."""
     stmt = (
-        select(User)
+        select(User.id)
         .join(RoomMembership, RoomMembership.user_id == User.id)
-        .where(RoomMembership.room_id == room.id, *current_membership_clause())
+        .where(
+            RoomMembership.room_id == room.id,
+            *current_membership_clause(),
+            holds_role_clause(roles_granting(permission)),
+        )
+        .order_by(User.id)
     )
     if member_role is not None:
         stmt = stmt.where(RoomMembership.role == member_role)
-    return [u.id for u in db.session.scalars(stmt) if has_permission(u, permission)]
+    return list(db.session.scalars(stmt))
 
 
 def acknowledge(user: User, public_id, *, ip: str) -> AcuteAlert:
     if not has_permission(user, Permission.ACUTE_ACKNOWLEDGE):
         raise PermissionDenied("You may not acknowledge acute signals.")
-    signal = queries.get_visible_signal(queries.viewer_for(user), public_id)
-    alert = db.session.scalar(select(AcuteAlert).where(AcuteAlert.signal_id == signal.id))
+    viewer = queries.viewer_for(user)
+    signal = queries.get_visible_signal(viewer, public_id)
+    # Only the police and chairs of the alert's own room acknowledge it (the banner shows it to them alone): an
+    # officer elsewhere who may read the signal must not silence another district's alert and its escalation.
+    alert = db.session.scalar(
+        select(AcuteAlert).where(AcuteAlert.signal_id == signal.id, AcuteAlert.room_id.in_(viewer.room_ids))
+    )
     if alert is None:
         raise ValidationFailed("This signal has no acute alert.", field="signal")
     if alert.acknowledged_at is None:

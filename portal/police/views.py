@@ -95,7 +95,6 @@ def overview():
         cards=cards,
         args=args,
         last_visit=last_visit,
-        alerts=services.open_alerts_for(current_user),
         next_cursor=queries.encode_cursor(next_id) if next_id else None,
     )
 
@@ -152,8 +151,9 @@ def statistics():
     v = viewer()
     shared = []
     if v.reads_shared:
-        signals, _next = queries.list_signals(v, queries.SignalFilter(), limit=50)
-        shared = [present(s, v.fields_for(s)) for s in signals if s.sharing_scope is SharingScope.NAMED]
+        # Filtered in SQL: people who also read rooms would otherwise lose older named shares behind room signals.
+        signals, _next = queries.list_signals(v, queries.SignalFilter(sharing_scope=SharingScope.NAMED), limit=50)
+        shared = [present(s, v.fields_for(s)) for s in signals]
     audit.record(
         "statistics.view",
         actor=current_user,

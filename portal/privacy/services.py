@@ -18,6 +18,7 @@ from portal.identity.models import User
 from portal.organisations.models import Organisation
 from portal.privacy.models import DeletionRecord, PersonReference, PersonRole
 from portal.signals import queries
+from portal.signals import services as signal_services
 from portal.signals.models import AGE_BANDS, Signal
 
 # What counts as a read of a signal in an access report.
@@ -137,10 +138,7 @@ def add_person_reference(
     user: User, public_id, *, subject_key: str, pseudonym: str, role: str, age_band: str, ip: str
 ) -> PersonReference:
     """The posting school keeps a pseudonymous reference so its privacy officer can answer a subject request."""
-    viewer = queries.viewer_for(user)
-    signal = queries.get_visible_signal(viewer, public_id)
-    if not viewer.is_own(signal):
-        raise NotFound()
+    signal = signal_services.own_signal(user, public_id)
     key = clean_text(subject_key, field="subject_key", max_length=64)
     label = clean_text(pseudonym, field="pseudonym", max_length=40)
     if not key or not label:

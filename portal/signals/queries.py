@@ -222,6 +222,7 @@ class SignalFilter:
     school_id: int | None = None
     district_id: int | None = None
     police_follow_up: str = ""  # "none": not picked up by the police yet; "picked_up": picked up
+    sharing_scope: SharingScope | None = None
     q: str = ""
     after_id: int | None = None  # keyset cursor: only signals older than this id
 
@@ -341,6 +342,8 @@ def list_signals(viewer: Viewer, criteria: SignalFilter, limit: int = PAGE_SIZE)
         )
     if criteria.district_id:
         stmt = stmt.where(Signal.district_id == criteria.district_id)
+    if criteria.sharing_scope is not None:
+        stmt = stmt.where(Signal.sharing_scope == criteria.sharing_scope)
     if criteria.police_follow_up == "none":
         stmt = stmt.where(Signal.police_picked_up_at.is_(None))
     elif criteria.police_follow_up == "picked_up":

@@ -331,8 +331,9 @@ def _apply(signal: Signal, data: SignalInput, *, school: Organisation | None, di
     signal.pii_confirmation = data.pii_confirmation
 
 
-def _own_signal(author: User, public_id) -> Signal:
-    """A signal the user may edit: posted by them or by their own organisation."""
+def own_signal(author: User, public_id) -> Signal:
+    """A signal the user may edit (and add person references to): posted by them or by their own organisation, and
+    they may post signals. NotFound otherwise, the same as for an unknown id."""
     viewer = queries.viewer_for(author)
     signal = queries.get_visible_signal(viewer, public_id)
     if not viewer.is_own(signal) or not has_permission(author, Permission.SIGNAL_CREATE):
@@ -350,7 +351,7 @@ TRANSITIONS = {
 
 
 def update_signal(author: User, public_id, data: SignalInput, *, ip: str) -> Signal:
-    signal = _own_signal(author, public_id)
+    signal = own_signal(author, public_id)
     was_shared = signal.status is not SignalStatus.DRAFT
     _apply(signal, data, school=signal.school_location, district=signal.district)
     new_status = _choice(SignalStatus, data.status or signal.status.value, "status")
@@ -379,7 +380,7 @@ def _change_status(signal: Signal, status: SignalStatus, actor: User) -> None:
 
 def set_status(author: User, public_id, status: str, *, ip: str) -> Signal:
     """Close, reopen or withdraw an own signal; sharing a draft publishes it to the rooms."""
-    signal = _own_signal(author, public_id)
+    signal = own_signal(author, public_id)
     was_draft = signal.status is SignalStatus.DRAFT
     _change_status(signal, _choice(SignalStatus, status, "status"), author)
     signal.updated_at = utcnow()

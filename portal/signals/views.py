@@ -250,9 +250,7 @@ def new():
 @require(Permission.SIGNAL_CREATE)
 def edit(signal_id: str):
     v = viewer()
-    signal = queries.get_visible_signal(v, parse_public_id(signal_id))
-    if not v.is_own(signal):
-        raise NotFound()
+    signal = services.own_signal(current_user, parse_public_id(signal_id))
     form = SignalForm(obj=None)
     _fill_signal_choices(form, v)
     if request.method == "GET":

@@ -221,3 +221,23 @@ def test_an_invited_guest_follows_the_meeting_live_until_the_invitation_is_withd
     assert refused == {"ok": False, "error": "not_found"}
     guest.disconnect(namespace="/live")
     member.disconnect(namespace="/live")
+
+
+def test_my_meetings_lists_only_meetings_the_user_may_open(app, world, make, client, english, login_as, manager):
+    """An organisation is invited as a whole; its people without a seat in that room (and without a guest role) do
+    not get the meeting in "My meetings" (it would answer 404)."""
+    room_b = world["rooms"]["b"]
+    manager_b = make.user(
+        "district_safety_manager",
+        organisation=manager.organisation,
+        name="Veiligheidsmanager B",
+        scope="district",
+        scope_district=world["districts"][1],
+    )
+    make.member(room_b, manager_b)
+    meeting_b = plan(app, manager_b, room_b, days=7)  # the municipality (a member organisation of B) is invited
+    login_as(client, manager)  # same organisation, no seat in room B
+    assert client.get(f"/meetings/{meeting_b.public_id}").status_code == 404
+    assert str(meeting_b.public_id) not in client.get("/meetings/invitations").get_data(as_text=True)
+    login_as(client, manager_b)
+    assert str(meeting_b.public_id) in client.get("/meetings/invitations").get_data(as_text=True)

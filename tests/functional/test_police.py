@@ -65,7 +65,7 @@ def test_school_cannot_record_police_follow_up(app, world, client, login_as):
     assert client.get(path).status_code == 403
 
 
-def test_acute_signal_alerts_police_then_escalates(app, world, client, login_as):
+def test_acute_signal_alerts_police_then_escalates(app, world, client, login_as, make):
     from portal.police.models import AcuteAlert
     from portal.police.services import escalate_overdue
     from portal.signals import services
@@ -77,6 +77,7 @@ def test_acute_signal_alerts_police_then_escalates(app, world, client, login_as)
         location_type="directe_schoolomgeving",
         severity="acuut",
         summary="Jongen met vuurwapen bij de ingang gezien",
+        sharing_scope="stedelijk",
     )
     with app.app_context():
         signal = services.create_signal(db.session.merge(world["users"]["author"]), data, ip="127.0.0.1").signal
@@ -92,6 +93,22 @@ def test_acute_signal_alerts_police_then_escalates(app, world, client, login_as)
         commit()
         assert escalate_overdue(15) == 0  # escalated once
     path = f"/signals/{signal.public_id}"
+    # An officer of another district who may read the signal (it is shared city-wide) cannot silence this alert.
+    elsewhere = make.user(
+        "police_officer",
+        organisation=world["users"]["police_a"].organisation,
+        name="Agent B",
+        scope="district",
+        scope_district=world["districts"][1],
+    )
+    make.member(world["rooms"]["b"], elsewhere)
+    login_as(client, elsewhere)
+    assert client.get(path).status_code == 200
+    refused = client.post(f"{path}/acknowledge", data={"csrf_token": csrf_token(client, path)})
+    assert refused.status_code in (302, 400)
+    with app.app_context():
+        assert db.session.query(AcuteAlert).filter_by(signal_id=signal.id).one().acknowledged_at is None
+    login_as(client, world["users"]["police_a"])
     assert client.post(f"{path}/acknowledge", data={"csrf_token": csrf_token(client, path)}).status_code == 302
     with app.app_context():
         alert = db.session.query(AcuteAlert).filter_by(signal_id=signal.id).one()
@@ -132,3 +149,30 @@ def test_figures_suppress_small_numbers(app, world, client, login_as):
     assert "&lt;3" in page
     login_as(client, world["users"]["other_school"])
     assert client.get("/statistics").status_code == 403
+
+
+def test_figures_list_a_named_share_also_behind_many_newer_room_signals(app, world, client, login_as):
+    """The safety manager reads rooms too: the shares named for the municipality are selected in SQL, not picked out
+    of the newest signals of every kind."""
+    from portal.signals import services
+
+    manager = world["users"]["manager_a"]
+    data = services.SignalInput(
+        client_key=uuid.uuid4().hex,
+        occurred_on=utcnow().date() - timedelta(days=3),
+        category="wapens",
+        location_type="in_schoolgebouw",
+        severity="midden",
+        summary="Alleen gedeeld met de gemeente",
+        classification="K2",
+        sharing_scope="benoemde_ontvangers",
+        recipients=[manager.organisation.code],
+    )
+    with app.app_context():
+        services.create_signal(db.session.merge(world["users"]["author"]), data, ip="127.0.0.1")
+        commit()
+    for _ in range(51):
+        post(app, world["users"]["author"], "stadsdeelnetwerk", "K2")
+    login_as(client, manager)
+    page = client.get("/statistics").get_data(as_text=True)
+    assert "Alleen gedeeld met de gemeente" in page

@@ -116,6 +116,20 @@ def test_subject_request_find_export_rectify_erase(app, world, client, login_as,
         ).status_code
         == 404
     )
+    # Someone of the posting school who does not post signals (the school's privacy officer) adds no references.
+    reader = make.user("privacy_officer", organisation=world["users"]["author"].organisation, name="FG school")
+    login_as(client, reader)
+    refused = client.post(
+        f"{path}/people",
+        data={
+            "csrf_token": csrf_token(client, "/"),
+            "subject_key": "Z",
+            "pseudonym": "Q",
+            "role": "getuige",
+            "age_band": "12-15",
+        },
+    )
+    assert refused.status_code == 404
     officer = make.user("privacy_officer", name="FG Test")
     login_as(client, officer)
     found = client.get("/privacy/subjects?key=LLN-4711").get_data(as_text=True)
