@@ -14,12 +14,20 @@ from portal.identity.models import User
 from portal.meetings import queries
 from portal.meetings.guards import audit_meeting, may_access, require_status, rich_text, visible_signals
 from portal.meetings.models import Meeting, MeetingStatus, PartnerKind, PartnerPicture, SchoolInput
+from portal.organisations.models import Organisation, OrganisationKind
 
 S = MeetingStatus
 
 INPUT_OPEN = (S.AGENDA_OPEN, S.AGENDA_FINAL)
 
 CONCERN_MAX = 280
+
+# Whose picture an organisation writes: police units the police picture, youth work the youth-work picture, every
+# other organisation with the permission (the municipality's youth enforcement officers) the youth-enforcement one.
+PARTNER_KIND_BY_ORGANISATION = {
+    OrganisationKind.POLICE_UNIT: PartnerKind.POLICE,
+    OrganisationKind.YOUTH_WORK: PartnerKind.YOUTH_WORK,
+}
 
 
 @dataclass
@@ -53,6 +61,11 @@ def submit_school_input(user: User, meeting: Meeting, data: SchoolInputData, *, 
     return entry
 
 
+def partner_kind_for(organisation: Organisation) -> PartnerKind:
+    """The one picture this organisation writes."""
+    return PARTNER_KIND_BY_ORGANISATION.get(organisation.kind, PartnerKind.YOUTH_ENFORCEMENT)
+
+
 def submit_partner_picture(user: User, meeting: Meeting, kind: str, body_html: str, *, ip: str) -> PartnerPicture:
     access = may_access(user, meeting)
     if not access.partner_picture:
@@ -62,6 +75,8 @@ def submit_partner_picture(user: User, meeting: Meeting, kind: str, body_html: s
         partner_kind = PartnerKind(kind)
     except ValueError as exc:
         raise ValidationFailed("Choose whose picture this is.", field="kind") from exc
+    if partner_kind is not partner_kind_for(user.organisation):
+        raise PermissionDenied("You can only write the picture of your own organisation.")
     body = rich_text(body_html, "body")
     if not html_to_text(body):
         raise ValidationFailed("Write the picture.", field="body")

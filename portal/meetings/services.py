@@ -25,6 +25,7 @@ from portal.identity.models import User
 from portal.meetings import queries
 from portal.meetings.agenda import _prefill_agenda, carry_open_actions
 from portal.meetings.guards import TITLE_MAX, audit_meeting, may_access, minutes_of_day, require_manage, require_status
+from portal.meetings.minutes import MINUTES_EDITABLE
 from portal.meetings.models import (
     Meeting,
     MeetingInvitee,
@@ -230,13 +231,14 @@ def change_status(user: User, meeting: Meeting, target: str, *, ip: str, today: 
 
 
 def watch(user: User, meeting: Meeting, *, editing: bool) -> list[User]:
-    """The user has the minutes open for editing (or no longer): others see who else is editing."""
+    """The user has the minutes open for editing (or no longer): others see who else is editing. Only someone who
+    may save the minutes now (a manager, while the minutes are editable) is registered as editing."""
     access = may_access(user, meeting)
     row = db.session.scalar(
         select(MeetingPresence).where(MeetingPresence.meeting_id == meeting.id, MeetingPresence.user_id == user.id)
     )
     changed = False
-    if editing and access.manage:
+    if editing and access.manage and meeting.status in MINUTES_EDITABLE:
         if row is None:
             db.session.add(MeetingPresence(meeting_id=meeting.id, user_id=user.id))
             changed = True

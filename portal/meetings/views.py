@@ -172,8 +172,7 @@ def _meeting_input(form: MeetingForm) -> services.MeetingInput:
 @require(Permission.MEETING_READ)
 def new_meeting(room_id: str):
     room = queries.room_for(current_user, parse_public_id(room_id))
-    if not queries.access_for(current_user, room).manage:
-        guards.require_manage(current_user, room)  # raises PermissionDenied: 403, audited
+    guards.require_manage(current_user, room)  # PermissionDenied: 403, audited
     form = MeetingForm()
     _fill_meeting_form(form, room)
     status = 200
@@ -229,6 +228,10 @@ def detail(meeting_id: str):
     attendance_form.present.data = [str(a.user.public_id) for a in attendance if a.present]
     action_form = ActionForm()
     _fill_action_form(action_form, meeting)
+    inputs = [] if context["access"].guest else queries.school_inputs(meeting)
+    visible = queries.visible_signal_ids(
+        signal_queries.viewer_for(current_user), {s.id for entry in inputs for s in entry.signals}
+    )
     return render_template(
         "meetings/detail.html",
         **context,
@@ -240,7 +243,8 @@ def detail(meeting_id: str):
         action_form=action_form,
         update_form=ActionUpdateForm(),
         owns=lambda action: actions.owns_action(current_user, action),
-        inputs=[] if context["access"].guest else queries.school_inputs(meeting),
+        inputs=inputs,
+        visible_signals=visible,
         pictures=[] if context["access"].guest else queries.partner_pictures(meeting),
         own_input=queries.school_input_of(meeting, current_user.organisation_id),
         kinds=MEETING_KINDS,
@@ -251,8 +255,7 @@ def detail(meeting_id: str):
 @require(Permission.MEETING_READ)
 def edit(meeting_id: str):
     meeting = _meeting(meeting_id)
-    if not queries.meeting_access(current_user, meeting).manage:
-        guards.require_manage(current_user, meeting)
+    guards.require_manage(current_user, meeting)  # PermissionDenied: 403, audited
     form = MeetingForm()
     _fill_meeting_form(form, meeting.room)
     status = 200
@@ -276,7 +279,7 @@ def edit(meeting_id: str):
             db.session.rollback()
             _attach(form, error)
             status = 400
-        except DomainError as error:
+        except Conflict as error:
             return _refused(meeting, error)
         else:
             commit()
@@ -396,8 +399,7 @@ def propose(meeting_id: str):
 def edit_item(meeting_id: str, item_id: str):
     meeting = _meeting(meeting_id)
     item = queries.item_in(meeting, parse_public_id(item_id))
-    if not queries.meeting_access(current_user, meeting).manage:
-        guards.require_manage(current_user, meeting)
+    guards.require_manage(current_user, meeting)  # PermissionDenied: 403, audited
     form = AgendaItemForm()
     _fill_item_form(form, meeting)
     viewer = signal_queries.viewer_for(current_user)
@@ -527,11 +529,11 @@ def school_input(meeting_id: str):
 def partner_picture(meeting_id: str):
     meeting = _meeting(meeting_id)
     form = PartnerPictureForm()
+    own_kind = contributions.partner_kind_for(current_user.organisation).value
+    form.kind.choices = [c for c in form.kind.choices if c.value == own_kind]  # the service refuses the others
     findings, status = [], 200
     if request.method == "GET":
-        form.kind.data = {"police_unit": "politie", "youth_work": "jongerenwerk"}.get(
-            current_user.organisation.kind.value, "jeugdboa"
-        )
+        form.kind.data = own_kind
         existing = queries.partner_picture_of(meeting, current_user.organisation_id, form.kind.data)
         if existing is not None:
             form.body.data = rich_text_to_plain(existing.body_html)

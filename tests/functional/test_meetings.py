@@ -9,7 +9,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.core.db import commit, utcnow
 from portal.extensions import db
@@ -594,3 +594,121 @@ def test_plan_a_meeting_through_the_form(app, world, client, english, login_as, 
     login_as(client, world["users"]["author"])
     assert client.get(path).status_code == 403
     assert "Meetings" in client.get(f"/rooms/{room_a.public_id}").get_data(as_text=True)
+
+
+def test_a_partner_writes_only_their_own_organisations_picture(app, world, client, english, login_as, manager, room_a):
+    from portal.core.errors import PermissionDenied
+    from portal.meetings import contributions
+    from portal.meetings.models import Meeting, PartnerPicture
+
+    meeting = plan(app, manager, room_a)
+    login_as(client, manager)
+    set_status(client, meeting, "agenda_open")
+    police = world["users"]["police_a"]
+    login_as(client, police)
+    page = client.get(f"/meetings/{meeting.public_id}/picture").get_data(as_text=True)
+    assert 'value="politie"' in page
+    assert 'value="jongerenwerk"' not in page  # only the own kind is offered
+    forged = {"csrf_token": token(client), "kind": "jongerenwerk", "body": "Rustig op straat, weinig meldingen."}
+    assert client.post(f"/meetings/{meeting.public_id}/picture", data=forged).status_code == 400
+    with app.app_context():
+        # The service refuses it too, whatever adapter calls it.
+        with pytest.raises(PermissionDenied):
+            contributions.submit_partner_picture(
+                db.session.merge(police), db.session.get(Meeting, meeting.id), "jongerenwerk", forged["body"], ip=""
+            )
+        db.session.rollback()
+        assert db.session.query(PartnerPicture).filter_by(meeting_id=meeting.id).count() == 0
+
+
+def test_school_input_shows_only_the_signals_the_reader_may_see(app, world, client, english, login_as, manager, room_a):
+    shared = post(app, world["users"]["author"], "stadsdeelnetwerk", "K2")
+    private = post(app, world["users"]["author"], "eigen_locatie", "K2")
+    meeting = plan(app, manager, room_a)
+    login_as(client, manager)
+    set_status(client, meeting, "agenda_open")
+    login_as(client, world["users"]["author"])
+    data = {
+        "csrf_token": token(client),
+        "concern_1": "Messen in tassen",
+        "signals": f"{shared.reference} {private.reference}",
+    }
+    assert client.post(f"/meetings/{meeting.public_id}/input", data=data).status_code == 302
+    own = client.get(f"/meetings/{meeting.public_id}").get_data(as_text=True)
+    assert shared.reference in own
+    assert private.reference in own  # the school that shared it to its own location sees it
+    for who in ("other_school", "police_a", "manager_a"):
+        login_as(client, world["users"][who])
+        page = client.get(f"/meetings/{meeting.public_id}").get_data(as_text=True)
+        assert "Messen in tassen" in page
+        assert shared.reference in page
+        assert private.reference not in page, who
+
+
+def test_refused_meeting_edits_keep_their_status_and_the_audit(
+    app, world, client, english, login_as, manager, room_a, monkeypatch
+):
+    from portal.audit.models import AuditEvent
+    from portal.core.errors import PermissionDenied
+    from portal.meetings import services
+
+    def denials(user, endpoint):
+        with app.app_context():
+            return db.session.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(
+                    AuditEvent.action == "access.denied",
+                    AuditEvent.actor_id == str(user.public_id),
+                    AuditEvent.object_id == endpoint,
+                )
+            )
+
+    meeting = plan(app, manager, room_a)
+    login_as(client, manager)
+    set_status(client, meeting, "agenda_open")
+    item_page = client.get(f"/meetings/{meeting.public_id}/agenda").get_data(as_text=True)
+    item_id = re.search(r'id="item-([0-9a-f-]{36})"', item_page).group(1)
+    # A member who may not manage: 403 on every manager's form, each one audited.
+    author = world["users"]["author"]
+    login_as(client, author)
+    for path, endpoint in (
+        (f"/rooms/{room_a.public_id}/meetings/new", "meetings.new_meeting"),
+        (f"/meetings/{meeting.public_id}/edit", "meetings.edit"),
+        (f"/meetings/{meeting.public_id}/agenda/items/{item_id}/edit", "meetings.edit_item"),
+    ):
+        before = denials(author, endpoint)
+        assert client.get(path).status_code == 403
+        assert denials(author, endpoint) == before + 1
+    # A refusal from the service while saving the details: the audited 403, not the "not possible now" page.
+    login_as(client, manager)
+    form = client.get(f"/meetings/{meeting.public_id}/edit").get_data(as_text=True)
+    chair = re.search(r'<option[^>]*value="([0-9a-f-]{36})"[^>]*>Veiligheidsmanager A', form).group(1)
+    data = {
+        "csrf_token": token(client),
+        "kind": "stadsdeel",
+        "title": "Netwerkoverleg gewijzigd",
+        "date": (utcnow().date() + timedelta(days=3)).isoformat(),
+        "time": "15:00",
+        "duration_min": "150",
+        "place": "Stadhuis Almere",
+        "online_url": "",
+        "chair": chair,
+    }
+
+    def refuse(*args, **kwargs):
+        raise PermissionDenied("Only the chair or secretary of this network can do this.")
+
+    monkeypatch.setattr(services, "update_meeting", refuse)
+    before = denials(manager, "meetings.edit")
+    denied = client.post(f"/meetings/{meeting.public_id}/edit", data=data)
+    assert denied.status_code == 403
+    assert denials(manager, "meetings.edit") == before + 1
+    monkeypatch.undo()
+    # A workflow conflict still answers with the refused page.
+    for status in STATUS_FLOW[1:3]:
+        set_status(client, meeting, status)
+    data["csrf_token"] = token(client)
+    held = client.post(f"/meetings/{meeting.public_id}/edit", data=data)
+    assert held.status_code == 409
+    assert "cannot change" in held.get_data(as_text=True)

@@ -90,3 +90,35 @@ def test_who_else_is_editing_the_minutes(app, world, make, login_as):
     assert [e["name"] for e in events(reader, "meeting.presence")[-1]["editors"]] == ["Veiligheidsmanager A"]
     for sock in (first, second, reader):
         sock.disconnect(namespace="/live")
+
+
+def test_nobody_is_registered_as_editing_adopted_minutes(app, world, login_as):
+    """Presence follows what may be saved: once the minutes are adopted, a manager's socket that asks to be shown
+    as editing is not registered (whatever the page shows)."""
+    manager = world["users"]["manager_a"]
+    meeting = plan(app, manager, world["rooms"]["a"])
+    from portal.meetings import minutes, services
+    from portal.meetings.models import Meeting
+
+    with app.app_context():
+        user = db.session.merge(manager)
+        for status in STATUS_FLOW[:3]:
+            services.change_status(user, db.session.get(Meeting, meeting.id), status, ip="")
+        minutes.save_minutes(
+            user, db.session.get(Meeting, meeting.id), "Opening.", base_version=0, confirmed=True, ip=""
+        )
+        for status in STATUS_FLOW[3:]:
+            services.change_status(user, db.session.get(Meeting, meeting.id), status, ip="")
+        commit()
+    sock = watcher(app, app.test_client(), login_as, manager)
+    ack = sock.emit(
+        "meeting.watch", {"meeting": str(meeting.public_id), "editing": True}, namespace="/live", callback=True
+    )
+    assert ack["ok"] is True
+    assert ack["editors"] == []
+    assert events(sock, "meeting.presence") == []
+    from portal.meetings.models import MeetingPresence
+
+    with app.app_context():
+        assert db.session.query(MeetingPresence).filter_by(meeting_id=meeting.id).count() == 0
+    sock.disconnect(namespace="/live")
