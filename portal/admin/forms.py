@@ -3,9 +3,6 @@ public ids as values; the services check the rules that need the database."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -23,6 +20,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.admin import labels
 from portal.authz.permissions import Role, ScopeType
+from portal.core.dates import local_today
 from portal.identity.models import UserStatus
 from portal.main.templating import ROLE_LABELS, SCOPE_LABELS
 from portal.organisations.models import AreaKind, OrganisationKind, SchoolSector
@@ -126,13 +124,6 @@ class RoomForm(FlaskForm):
 
     def kind_value(self) -> RoomKind:
         return RoomKind(self.kind.data)
-
-
-LOCAL_TIME = ZoneInfo("Europe/Amsterdam")
-
-
-def local_today() -> date:
-    return datetime.now(LOCAL_TIME).date()
 
 
 def _after_today(form, field) -> None:

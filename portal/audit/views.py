@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
-
 from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -13,15 +11,12 @@ from portal.audit import services as audit
 from portal.audit.forms import AuditFilterForm
 from portal.authz.decorators import require
 from portal.authz.permissions import Permission
+from portal.core.dates import end_of_day, start_of_day
 from portal.core.db import commit
 from portal.core.forms import choices
 from portal.core.security import client_ip
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
-
-
-def _day_start(value) -> datetime | None:
-    return datetime.combine(value, time.min, tzinfo=UTC) if value else None
 
 
 @bp.get("/")
@@ -31,14 +26,14 @@ def index():
     form.action.choices = choices(((a, a) for a in queries.known_actions()), blank=_l("All"))
     events, next_cursor = [], None
     if form.validate():
-        end = _day_start(form.end.data)
         criteria = queries.AuditFilter(
             action=form.action.data or "",
             result=form.result.data or "",
             actor=(form.actor.data or "").strip(),
             object_id=(form.object_id.data or "").strip(),
-            start=_day_start(form.start.data),
-            end=end + timedelta(days=1) if end else None,
+            # The dates people type are days in Almere, not in UTC (the same rule as the administration's dates).
+            start=start_of_day(form.start.data),
+            end=end_of_day(form.end.data),
             before=request.args.get("before", type=int),
         )
         events, next_cursor = queries.search(criteria)

@@ -45,6 +45,19 @@ def create_area(district: District, name: str, kind: AreaKind = AreaKind.WIJK) -
     return area
 
 
+def _descends_from(candidate: Organisation, ancestor: Organisation) -> bool:
+    """Whether ``ancestor`` is somewhere above ``candidate`` in the parent chain (a cycle if it became its child).
+    Stops at an organisation seen before, so a chain that is already broken cannot loop forever."""
+    seen: set[int] = set()
+    current = candidate.parent
+    while current is not None and current.id not in seen:
+        if current.id == ancestor.id:
+            return True
+        seen.add(current.id)
+        current = current.parent
+    return False
+
+
 def save_organisation(
     organisation: Organisation | None,
     *,
@@ -77,6 +90,8 @@ def save_organisation(
         raise ValidationFailed("The area does not lie in the chosen district.", field="area")
     if parent is not None and organisation is not None and parent.id == organisation.id:
         raise ValidationFailed("An organisation cannot be its own parent.", field="parent")
+    if parent is not None and organisation is not None and _descends_from(parent, organisation):
+        raise ValidationFailed("The parent organisation falls under this organisation itself.", field="parent")
     created = organisation is None
     organisation = organisation or Organisation()
     organisation.code = code

@@ -48,10 +48,13 @@ def add_member(
     ip: str = "",
     valid_until: datetime | None = None,
 ) -> RoomMembership:
-    """Add a member, or re-activate a revoked membership (one row per user and room keeps the history simple)."""
+    """Add a member, or re-activate a revoked or expired membership (one row per user and room keeps the history
+    simple). A current seat is refused: re-adding would silently move its start date and change its role."""
     membership = db.session.scalar(
         select(RoomMembership).where(RoomMembership.room_id == room.id, RoomMembership.user_id == user.id)
     )
+    if membership is not None and membership.is_current():
+        raise ValidationFailed("This person is already a member of this room.", field="user")
     if membership is None:
         membership = RoomMembership(room=room, user=user)
         db.session.add(membership)
@@ -72,6 +75,9 @@ def add_member(
 
 
 def revoke_member(membership: RoomMembership, *, actor: User | None, ip: str = "") -> None:
+    """End a seat. A seat revoked before keeps its date: the history shows when it really ended."""
+    if membership.revoked_at is not None:
+        raise ValidationFailed("This membership had already been revoked.")
     membership.revoked_at = utcnow()
     db.session.flush()
     audit.record(

@@ -16,7 +16,7 @@ from portal.identity.models import RoleAssignment, User, UserSession, UserStatus
 from portal.organisations.models import Area, District, Organisation
 from portal.rooms.models import Room, RoomMembership
 from portal.signals.models import TaxonomyTerm, Vocabulary
-from tests.conftest import csrf_token
+from tests.conftest import TEST_PASSWORD, csrf_token
 
 # --- helpers ----------------------------------------------------------------------------------------------------
 
@@ -594,6 +594,68 @@ def test_assign_role_validation(app, admin_client, token, world):
     assert _fetch(app, count) == 1
 
 
+def test_administrative_role_is_refused_for_a_single_sign_on_account(app, admin_client, admin, token, world):
+    """SECURITY.md / policy.ADMINISTRATIVE_ROLES: only break-glass accounts (a local password, and a second factor
+    outside demo mode) hold the administrator role. An administrator cannot hand it to an account that signs in
+    through single sign-on only, neither through the screen nor through the service every caller uses."""
+    from portal.authz.permissions import Role, ScopeType
+    from portal.core.errors import ValidationFailed
+    from portal.identity import services
+
+    created = admin_client.post(
+        "/admin/users/new",
+        data={
+            "csrf_token": token,
+            "email": "sso.collega@test.example",
+            "display_name": "SSO Collega",
+            "organisation": str(world["school"].public_id),
+        },
+    )
+    assert created.status_code == 302
+    sso_user = _fetch(app, select(User).where(User.email == "sso.collega@test.example"))
+    admin_roles = select(func.count()).select_from(RoleAssignment).where(RoleAssignment.role == "functional_admin")
+    before = _fetch(app, admin_roles)
+    for user in (sso_user, world["coordinator"]):
+        response = admin_client.post(
+            f"/admin/users/{user.public_id}/roles",
+            data={"csrf_token": token, "role": "functional_admin", "scope_type": "city"},
+        )
+        assert response.status_code == 400
+        assert "Only an account with a local break-glass password can hold this role" in _text(response)
+        held = select(RoleAssignment.id).where(
+            RoleAssignment.user_id == user.id, RoleAssignment.role == "functional_admin"
+        )
+        assert _fetch(app, held) is None
+    assert _fetch(app, admin_roles) == before
+    granted = [e for e in _audits(app, "role.assign", sso_user.public_id) if e.details["role"] == "functional_admin"]
+    assert granted == []
+
+    with app.app_context():
+        user = db.session.get(User, sso_user.id)
+        actor = db.session.get(User, admin.id)
+        for grant in (services.assign_role, services.grant_role):
+            with pytest.raises(ValidationFailed) as refused:
+                grant(user, Role.FUNCTIONAL_ADMIN, ScopeType.CITY, actor=actor)
+            assert refused.value.field == "role"
+        db.session.rollback()
+    assert _fetch(app, admin_roles) == before
+
+
+def test_administrative_role_can_go_to_a_break_glass_account(app, admin_client, admin, token, make):
+    """The positive control: an account with a local password may be made administrator."""
+    colleague = make.user(None, password=TEST_PASSWORD, name="Tweede Beheerder")
+    response = admin_client.post(
+        f"/admin/users/{colleague.public_id}/roles",
+        data={"csrf_token": token, "role": "functional_admin", "scope_type": "city"},
+    )
+    assert response.status_code == 302
+    held = select(RoleAssignment.granted_by_id).where(
+        RoleAssignment.user_id == colleague.id, RoleAssignment.role == "functional_admin"
+    )
+    assert _fetch(app, held) == admin.id
+    _assert_audited(app, "role.assign", admin, colleague.public_id)
+
+
 def test_admin_cannot_revoke_own_admin_role(app, admin_client, admin, token):
     assignment = _fetch(app, select(RoleAssignment).where(RoleAssignment.user_id == admin.id))
     response = admin_client.post(
@@ -796,3 +858,127 @@ def test_every_admin_route_has_a_permission(app):
         assert permission.value.startswith("admin:"), name
         if name in expected:
             assert permission is expected[name], name
+
+
+# --- rules the services own (review findings) -------------------------------------------------------------------
+
+
+def test_add_member_refuses_a_current_seat_and_keeps_it_unchanged(app, make, world):
+    from portal.core.errors import ValidationFailed
+    from portal.rooms import services as room_services
+    from portal.rooms.models import MemberRole
+
+    with app.app_context():
+        room = db.session.merge(world["room"])
+        coordinator = db.session.merge(world["coordinator"])
+        seat = db.session.get(RoomMembership, world["membership"].id)
+        started, role = seat.valid_from, seat.role
+        with pytest.raises(ValidationFailed) as refused:
+            room_services.add_member(room, coordinator, MemberRole.CHAIR, actor=None)
+        assert refused.value.field == "user"
+        assert refused.value.template == "This person is already a member of this room."
+        db.session.refresh(seat)
+        assert (seat.valid_from, seat.role, seat.revoked_at) == (started, role, None)
+        # A revoked seat may be taken again: the same row comes back to life.
+        room_services.revoke_member(seat, actor=None)
+        again = room_services.add_member(room, coordinator, MemberRole.CHAIR, actor=None)
+        assert again.id == seat.id
+        assert again.is_current()
+        assert again.role is MemberRole.CHAIR
+        db.session.rollback()
+
+
+def test_revoking_twice_keeps_the_first_date(app, admin_client, token, world):
+    from portal.core.errors import ValidationFailed
+    from portal.rooms import services as room_services
+
+    with app.app_context():
+        seat = db.session.get(RoomMembership, world["membership"].id)
+        room_services.revoke_member(seat, actor=None)
+        first = seat.revoked_at
+        with pytest.raises(ValidationFailed) as refused:
+            room_services.revoke_member(seat, actor=None)
+        assert refused.value.template == "This membership had already been revoked."
+        assert seat.revoked_at == first
+        db.session.commit()
+    room = world["room"]
+    response = admin_client.post(
+        f"/admin/rooms/{room.public_id}/members/{world['membership'].public_id}/revoke",
+        data={"csrf_token": token},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    assert "This membership had already been revoked." in _text(response)
+    assert _fetch(app, select(RoomMembership.revoked_at).where(RoomMembership.id == world["membership"].id)) == first
+    assert len(_audits(app, "membership.revoke", room.public_id)) == 1
+
+
+def test_organisation_parent_cycles_are_refused(app, admin_client, token, make):
+    from portal.core.errors import ValidationFailed
+    from portal.organisations import services as organisation_services
+    from portal.organisations.models import OrganisationKind
+
+    top = make.organisation("school_board", code="cyclus-a", name="Bestuur A")
+    middle = make.organisation("school_board", code="cyclus-b", name="Bestuur B", parent=top)
+    bottom = make.organisation("school_board", code="cyclus-c", name="Bestuur C", parent=middle)
+    # Through the administration: A under B while B lies under A.
+    response = admin_client.post(
+        f"/admin/organisations/{top.public_id}",
+        data={
+            "csrf_token": token,
+            "code": "cyclus-a",
+            "name": "Bestuur A",
+            "kind": "school_board",
+            "parent": str(middle.public_id),
+            "active": "y",
+        },
+    )
+    assert response.status_code == 400
+    assert "The parent organisation falls under this organisation itself." in _text(response)
+    assert _fetch(app, select(Organisation.parent_id).where(Organisation.id == top.id)) is None
+    # Through the service, over two steps: A under C while C lies under B under A.
+    with app.app_context():
+        organisation = db.session.get(Organisation, top.id)
+        with pytest.raises(ValidationFailed) as refused:
+            organisation_services.save_organisation(
+                organisation,
+                code="cyclus-a",
+                name="Bestuur A",
+                kind=OrganisationKind.SCHOOL_BOARD,
+                parent=db.session.get(Organisation, bottom.id),
+            )
+        assert refused.value.field == "parent"
+        db.session.rollback()
+        # Moving a branch elsewhere in the tree stays possible: C directly under A.
+        moved = organisation_services.save_organisation(
+            db.session.get(Organisation, bottom.id),
+            code="cyclus-c",
+            name="Bestuur C",
+            kind=OrganisationKind.SCHOOL_BOARD,
+            parent=db.session.get(Organisation, top.id),
+        )
+        assert moved.parent_id == top.id
+        db.session.rollback()
+
+
+def test_audit_filter_dates_are_local_days(app, client, login_as, make, monkeypatch):
+    from portal.audit import services as audit_services
+
+    officer = make.user("privacy_officer")
+    # 23:30 UTC on 10 June 2024 is 01:30 on 11 June in Almere (summer time).
+    monkeypatch.setattr(audit_services, "utcnow", lambda: datetime(2024, 6, 10, 23, 30, tzinfo=UTC))
+    with app.app_context():
+        audit_services.record("test.local-day", actor=None, object_type="test", object_id="lokale-dag")
+        db.session.commit()
+    monkeypatch.undo()
+    login_as(client, officer)
+    _in_english(client)
+
+    def found(start: str, end: str) -> bool:
+        page = client.get(f"/audit/?object_id=lokale-dag&start={start}&end={end}")
+        assert page.status_code == 200
+        return '<span class="portal-mono">lokale-dag</span>' in _text(page)
+
+    assert found("2024-06-11", "2024-06-11")
+    assert not found("2024-06-10", "2024-06-10")
+    assert not found("2024-06-12", "2024-06-12")

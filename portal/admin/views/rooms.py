@@ -9,13 +9,15 @@ from wtforms.fields.choices import SelectChoice
 
 from portal.admin.forms import MemberForm, RoomForm
 from portal.admin.views.blueprint import bp
-from portal.admin.views.shared import district_choices, pick, require_action_form, show_error, start_of_day
+from portal.admin.views.shared import district_choices, pick, require_action_form, show_error
 from portal.authz.decorators import require
 from portal.authz.permissions import Permission
-from portal.core.actions import perform
+from portal.core.dates import start_of_day
 from portal.core.db import commit, parse_public_id
 from portal.core.errors import ValidationFailed
+from portal.core.i18n import error_text
 from portal.core.security import client_ip
+from portal.extensions import db
 from portal.identity import queries as identity_queries
 from portal.organisations import queries as organisation_queries
 from portal.rooms import queries as room_queries
@@ -114,11 +116,13 @@ def member_revoke(room_id: str, membership_id: str):
     room = room_queries.room_by_public_id(parse_public_id(room_id))
     membership = room_queries.membership_in_room(room, parse_public_id(membership_id))
     require_action_form()
-    if membership.revoked_at is not None:
-        flash(_("This membership had already been revoked."), "info")
+    try:
+        room_services.revoke_member(membership, actor=current_user, ip=client_ip())
+    except ValidationFailed as error:
+        # The service owns the rule; a second click on "revoke" (the only refusal) is news, not an error.
+        db.session.rollback()
+        flash(error_text(error), "info")
     else:
-        perform(
-            lambda: room_services.revoke_member(membership, actor=current_user, ip=client_ip()),
-            _("The membership of %(name)s has been revoked.", name=membership.user.display_name),
-        )
+        commit()
+        flash(_("The membership of %(name)s has been revoked.", name=membership.user.display_name), "success")
     return redirect(url_for("admin.room_detail", room_id=room.public_id))

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
-
 from flask import abort
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
-from portal.admin.forms import LOCAL_TIME, NONE_CHOICE, ActionForm
+from portal.admin.forms import NONE_CHOICE, ActionForm
 from portal.core.db import parse_public_id
 from portal.core.errors import ValidationFailed
 from portal.core.i18n import error_text
@@ -30,11 +28,6 @@ def show_error(form, error: ValidationFailed) -> None:
 def pick(loader, value: str | None):
     """The object a choice list's value names, or None for the empty choice."""
     return loader(parse_public_id(value)) if value else None
-
-
-def start_of_day(day: date | None) -> datetime | None:
-    """A calendar day in Almere as the UTC moment it begins."""
-    return datetime.combine(day, time.min, tzinfo=LOCAL_TIME).astimezone(UTC) if day else None
 
 
 def require_action_form() -> None:

@@ -17,10 +17,10 @@ from portal.admin.views.shared import (
     pick,
     require_action_form,
     show_error,
-    start_of_day,
 )
 from portal.authz.decorators import require
 from portal.authz.permissions import Permission
+from portal.core.dates import start_of_day
 from portal.core.db import commit, parse_public_id
 from portal.core.errors import ValidationFailed
 from portal.core.i18n import error_text
