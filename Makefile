@@ -38,6 +38,8 @@ extract-messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext $(ERROR_KEYWORDS) --ignore-dirs '.* __pycache__ node_modules' -o portal/translations/messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching -i portal/translations/messages.pot -d portal/translations
 
+# The socket origin check compares against PORTAL_BASE_URL: follow HOST and PORT unless it is set.
+run: export PORTAL_BASE_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask portal demo load
