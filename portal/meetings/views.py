@@ -26,7 +26,7 @@ from portal.core.pii import find_personal_data
 from portal.core.sanitize import plain_text_to_html, rich_text_to_plain
 from portal.core.security import client_ip, wants_json
 from portal.extensions import db, limiter
-from portal.meetings import actions, contributions, exports, guards, queries, services, trend_report, trends
+from portal.meetings import actions, contributions, exports, guards, presenter, queries, services, trend_report, trends
 from portal.meetings import agenda as agenda_services  # aliased: the views `agenda` and `minutes` would shadow
 from portal.meetings import minutes as minutes_services
 from portal.meetings.forms import (
@@ -477,7 +477,7 @@ def reorder(meeting_id: str):
         return _refused(meeting, error)
     commit()
     if wants_json() or request.is_json:
-        return jsonify(ok=True, agenda=queries.agenda_summary(meeting))
+        return jsonify(ok=True, agenda=presenter.agenda_summary(meeting))
     return redirect(url_for("meetings.agenda", meeting_id=meeting.public_id))
 
 

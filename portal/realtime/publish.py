@@ -212,7 +212,7 @@ def plan_meeting_event(kind: str, meeting_id: int) -> dict | None:
     """The payload of a meeting event, read from the database after the commit (tested without sockets)."""
     from portal.extensions import db
     from portal.meetings.models import Meeting
-    from portal.meetings.queries import live_payload
+    from portal.meetings.presenter import live_payload
 
     meeting = db.session.get(Meeting, meeting_id)
     return None if meeting is None else live_payload(kind, meeting)
