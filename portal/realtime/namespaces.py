@@ -162,8 +162,9 @@ def _on_meeting_watch(self, data=None):
     """``{"meeting": <meeting id>, "editing": <bool>}``: follow a meeting's agenda and minutes live.
 
     The channel is joined only after the database says the user holds a current seat in the meeting's room or is
-    invited to the meeting as a guest (the same query as the pages); ``editing`` marks the user as editing the minutes, which the others see. The page
-    repeats the call every 30 s while it is open (presence expires after 90 s)."""
+    invited to the meeting as a guest (the same query as the pages); ``editing`` marks the user as editing the
+    minutes, which the others see. The page repeats the call every 30 s while it is open (presence expires after
+    90 s)."""
     from portal.meetings import presenter as meeting_presenter
     from portal.meetings import queries as meeting_queries
     from portal.meetings import services as meeting_services
