@@ -106,7 +106,11 @@ def _init_extensions(app: Flask) -> None:
     identity_web.init_app(app)
 
     redis_url = app.config["REDIS_URL"]
-    manager = PortalRedisManager(redis_url, redis_options={"socket_timeout": 2}) if redis_url else LocalManager()
+    manager = (
+        PortalRedisManager(redis_url, channel=app.config.get("SOCKETIO_CHANNEL"), redis_options={"socket_timeout": 2})
+        if redis_url
+        else LocalManager()
+    )
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],

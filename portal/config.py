@@ -44,6 +44,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", None, str, "Signs cookies and CSRF tokens. Required outside development."),
     Setting("DATABASE_URL", None, str, "SQLAlchemy URL. Default: SQLite file `instance/portal.sqlite3`."),
     Setting("REDIS_URL", None, str, "Redis for the Socket.IO message queue, rate limits and login throttling."),
+    Setting(
+        "SOCKETIO_CHANNEL",
+        None,
+        str,
+        "Pub/sub channel of the Socket.IO queue. Default: named after the Redis database index.",
+    ),
     Setting("BASE_URL", "http://127.0.0.1:5000", str, "Public URL of the portal (origin check for sockets, SSO)."),
     Setting("SESSION_IDLE_MINUTES", 30, _as_int, "Sign out after this many minutes without activity."),
     Setting("SESSION_ABSOLUTE_HOURS", 10, _as_int, "Sign out this many hours after sign-in, whatever the activity."),

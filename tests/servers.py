@@ -63,6 +63,9 @@ def portal_env(database_url: str, *, base_url: str = "", redis_url: str | None =
         env["PORTAL_BASE_URL"] = base_url
     if redis_url:
         env["PORTAL_REDIS_URL"] = redis_url
+        # Redis pub/sub ignores the database index, and the xdist workers of one run share the index: without a
+        # channel of their own, one worker's servers received the other's room events (their ids overlap).
+        env["PORTAL_SOCKETIO_CHANNEL"] = f"portal-test:{os.environ.get('PYTEST_XDIST_WORKER', 'main')}:{redis_url}"
     return env
 
 

@@ -17,8 +17,9 @@ from portal.core.db import commit, parse_public_id
 from portal.core.errors import DomainError
 from portal.identity import tokens
 from portal.identity.web import current_session_record
-from portal.realtime.publish import NAMESPACE, aud_channel, named_channel, org_channel, session_room, user_room
+from portal.realtime.publish import NAMESPACE, session_room, user_room
 from portal.signals import queries
+from portal.signals.audience import channels_for
 from portal.signals.presenter import present
 
 EVENTS_PER_MINUTE = 120
@@ -44,19 +45,6 @@ class _RateLimiter:
 
     def forget(self, sid: str) -> None:
         self.buckets.pop(sid, None)
-
-
-def channels_for(viewer: queries.Viewer) -> list[str]:
-    """Every channel this viewer's sockets belong in, derived from the database only."""
-    if viewer.kind is None:
-        return []
-    channels = []
-    if viewer.reads_rooms:
-        channels += [aud_channel(room_id, viewer.kind, viewer.organisation_id) for room_id in sorted(viewer.room_ids)]
-        channels.append(org_channel(viewer.organisation_id, viewer.kind))
-    if viewer.reads_shared:
-        channels.append(named_channel(viewer.organisation_id, viewer.kind))
-    return channels
 
 
 def _error(code: str) -> dict:

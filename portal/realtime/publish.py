@@ -42,24 +42,8 @@ def disconnect_user_session(user_id: int, session_public_id) -> None:
 
 # --- signal events --------------------------------------------------------------------------------------------
 #
-# Socket channels (joined by the server in realtime/namespaces.py, never named by a client):
-#   aud:<room id>:<viewer kind>:<organisation id>  - room-wide shares, per room the socket's user is a member of
-#   org:<organisation id>:<viewer kind>            - shares limited to a school location or board
-#   named:<organisation id>:<viewer kind>          - shares with named organisations
-# An event is encoded once per variant (what a viewer kind may see; the posting organisation sees everything) and
-# emitted to the list of channels of that variant: no per-recipient loop (PERFORMANCE.md, point 6).
-
-
-def aud_channel(room_id: int, kind: str, organisation_id: int) -> str:
-    return f"aud:{room_id}:{kind}:{organisation_id}"
-
-
-def org_channel(organisation_id: int, kind: str) -> str:
-    return f"org:{organisation_id}:{kind}"
-
-
-def named_channel(organisation_id: int, kind: str) -> str:
-    return f"named:{organisation_id}:{kind}"
+# The channels and who reads a signal as their own are the audience rule's (portal/signals/audience.py). An event is
+# encoded once per variant and emitted to the list of channels of that variant: no per-recipient loop.
 
 
 def signal_event(kind: str, signal_id: int, room_seqs: list[tuple[int, int]]) -> None:
@@ -86,17 +70,18 @@ def plan_signal_event(kind: str, signal_id: int, room_seqs: list[tuple[int, int]
     from portal.organisations.models import Organisation
     from portal.rooms.models import Room, RoomMembership
     from portal.rooms.queries import current_membership_clause
+    from portal.signals import audience
     from portal.signals.models import SharingScope, Signal
     from portal.signals.presenter import present
-    from portal.signals.queries import _eager, load_reference_data, matrix
+    from portal.signals.queries import _eager, load_reference_data
     from portal.signals.visibility import OWN_FIELDS, POLICE_DETAILS, VIEWER_KINDS
 
     signal = db.session.scalar(select(Signal).where(Signal.id == signal_id).options(*_eager()))
     if signal is None:
         return
     load_reference_data([signal])
-    visibility = matrix()
-    own_orgs = {signal.organisation_id} | ({signal.school_location_id} if signal.school_location_id else set())
+    visibility = audience.matrix()
+    own_orgs = audience.owner_organisations(signal)
     classification = signal.classification.value
     variants = {
         k: present(signal, visibility[k][classification])
@@ -116,22 +101,18 @@ def plan_signal_event(kind: str, signal_id: int, room_seqs: list[tuple[int, int]
     if scope in (SharingScope.OWN_LOCATION, SharingScope.OWN_BOARD, SharingScope.NAMED):
         if scope is SharingScope.NAMED:
             targets = {o.id for o in signal.recipients} - own_orgs
-            channel = named_channel
+            channel = audience.named_channel
         elif scope is SharingScope.OWN_BOARD and signal.school_location and signal.school_location.parent_id:
             board_id = signal.school_location.parent_id
             targets = set(db.session.scalars(select(Organisation.id).where(Organisation.parent_id == board_id)))
             targets -= own_orgs
-            channel = org_channel
+            channel = audience.org_channel
         else:
-            targets, channel = set(), org_channel
+            targets, channel = set(), audience.org_channel
         for room_id, seq in room_seqs:
             room_key = str(rooms[room_id].public_id)
             for payload, kinds in own_variants.values():
-                yield (
-                    kind,
-                    {"room": room_key, "seq": seq, "signal": payload},
-                    [org_channel(o, k) for o in sorted(own_orgs) for k in kinds],
-                )
+                yield kind, {"room": room_key, "seq": seq, "signal": payload}, audience.owner_channels(signal, kinds)
             for viewer_kind, payload in variants.items():
                 channels = [channel(o, viewer_kind) for o in sorted(targets)]
                 if channels:
@@ -149,17 +130,17 @@ def plan_signal_event(kind: str, signal_id: int, room_seqs: list[tuple[int, int]
             )
         )
         room_key = str(room.public_id)
-        own_in_room = member_orgs & own_orgs
+        own_in_room = audience.owning_organisations_in_room(signal, room, member_orgs)
         if own_in_room:
             for payload, kinds in own_variants.values():
                 yield (
                     kind,
                     {"room": room_key, "seq": seq, "signal": payload},
-                    [aud_channel(room_id, k, o) for o in sorted(own_in_room) for k in kinds],
+                    [audience.aud_channel(room_id, k, o) for o in sorted(own_in_room) for k in kinds],
                 )
-        others = sorted(member_orgs - own_orgs)
+        others = sorted(member_orgs - own_in_room)
         for viewer_kind, payload in variants.items():
-            channels = [aud_channel(room_id, viewer_kind, o) for o in others]
+            channels = [audience.aud_channel(room_id, viewer_kind, o) for o in others]
             if channels:
                 yield kind, {"room": room_key, "seq": seq, "signal": payload}, channels
 

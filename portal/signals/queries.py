@@ -5,166 +5,30 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import current_app
 from sqlalchemy import Integer, and_, column, false, or_, select, text
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from portal.authz.permissions import Permission
-from portal.authz.policy import has_permission, viewer_kind
 from portal.core.errors import NotFound
 from portal.extensions import db
-from portal.identity.models import User
-from portal.organisations.models import Organisation, OrganisationKind
+from portal.organisations.models import Organisation
 from portal.police.models import PoliceFollowUp
-from portal.rooms.models import Room, RoomKind, RoomMembership
-from portal.rooms.queries import current_membership_clause
+from portal.rooms.models import Room, RoomKind
+
+# The audience rule lives in signals/audience.py; its viewer and clause are re-exported for the readers of this module.
+from portal.signals.audience import Viewer, audience_clause, matrix, viewer_for  # noqa: F401
 from portal.signals.models import (
-    Classification,
     RoomEvent,
     SharingScope,
     Signal,
-    SignalStatus,
     signal_districts,
-    signal_recipients,
 )
-from portal.signals.visibility import build_matrix
 
 PAGE_SIZE = 25
 RESUME_BATCH = 500
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Everything the audience rule needs about one user, computed once per request."""
-
-    user: User
-    user_id: int
-    organisation_id: int
-    board_id: int | None
-    kind: str | None
-    room_ids: frozenset[int]
-    district_ids: frozenset[int]
-    in_city_room: bool
-    reads_rooms: bool
-    reads_shared: bool
-    visible_fields: dict[str, frozenset[str] | None] = field(default_factory=dict)
-
-    def classifications(self) -> list[Classification]:
-        return [Classification(c) for c, fields in self.visible_fields.items() if fields is not None]
-
-    def classes_showing(self, field_name: str) -> list[Classification]:
-        """Classifications of which this viewer sees ``field_name`` (for others' signals)."""
-        return [Classification(c) for c, f in self.visible_fields.items() if f is not None and field_name in f]
-
-    def own_clause(self):
-        return or_(
-            Signal.created_by_id == self.user_id,
-            Signal.organisation_id == self.organisation_id,
-            Signal.school_location_id == self.organisation_id,
-        )
-
-    def is_own(self, signal: Signal) -> bool:
-        return (
-            signal.created_by_id == self.user_id
-            or signal.organisation_id == self.organisation_id
-            or signal.school_location_id == self.organisation_id
-        )
-
-    def fields_for(self, signal: Signal) -> frozenset[str] | None:
-        """The restricted fields this viewer sees of ``signal`` (all for its own organisation)."""
-        from portal.signals.visibility import OWN_FIELDS, POLICE_DETAILS
-
-        granted = self.visible_fields.get(signal.classification.value)
-        if self.is_own(signal):
-            return OWN_FIELDS | ((granted or frozenset()) & {POLICE_DETAILS})
-        return granted
-
-
-def matrix() -> dict:
-    app = current_app
-    cached = app.extensions.get("portal_visibility_matrix")
-    if cached is None:
-        cached = build_matrix(app.config.get("SIGNAL_VISIBILITY"))
-        app.extensions["portal_visibility_matrix"] = cached
-    return cached
-
-
-def viewer_for(user: User) -> Viewer:
-    organisation: Organisation = user.organisation
-    if organisation.kind is OrganisationKind.SCHOOL_BOARD:
-        board_id = organisation.id
-    elif organisation.kind is OrganisationKind.SCHOOL_LOCATION:
-        board_id = organisation.parent_id
-    else:
-        board_id = None
-    # The rooms of the user's current seats in one statement (a socket connect and every page build a viewer).
-    rooms = (
-        db.session.execute(
-            select(Room.id, Room.kind, Room.district_id)
-            .join(RoomMembership, RoomMembership.room_id == Room.id)
-            .where(RoomMembership.user_id == user.id, *current_membership_clause())
-        ).all()
-        if getattr(user, "id", None)
-        else []
-    )
-    kind = viewer_kind(user)
-    return Viewer(
-        user=user,
-        user_id=user.id,
-        organisation_id=organisation.id,
-        board_id=board_id,
-        kind=kind,
-        room_ids=frozenset(r.id for r in rooms),
-        district_ids=frozenset(r.district_id for r in rooms if r.kind is RoomKind.DISTRICT and r.district_id),
-        in_city_room=any(r.kind is RoomKind.CITY for r in rooms),
-        reads_rooms=has_permission(user, Permission.SIGNAL_READ),
-        reads_shared=has_permission(user, Permission.SIGNAL_READ_SHARED),
-        visible_fields=matrix().get(kind, {}) if kind else {},
-    )
-
-
-def audience_clause(viewer: Viewer):
-    """SQL condition: the signals this viewer may see (status, audience, classification)."""
-    own = or_(
-        Signal.created_by_id == viewer.user_id,
-        Signal.organisation_id == viewer.organisation_id,
-        Signal.school_location_id == viewer.organisation_id,
-    )
-    shared: list = []
-    if viewer.reads_rooms:
-        if viewer.board_id is not None:
-            board_schools = select(Organisation.id).where(Organisation.parent_id == viewer.board_id)
-            shared.append(
-                and_(Signal.sharing_scope == SharingScope.OWN_BOARD, Signal.school_location_id.in_(board_schools))
-            )
-        if viewer.district_ids:
-            ids = list(viewer.district_ids)
-            extra = select(signal_districts.c.signal_id).where(signal_districts.c.district_id.in_(ids))
-            shared.append(and_(Signal.sharing_scope == SharingScope.DISTRICT, Signal.district_id.in_(ids)))
-            shared.append(
-                and_(
-                    Signal.sharing_scope == SharingScope.DISTRICTS,
-                    or_(Signal.district_id.in_(ids), Signal.id.in_(extra)),
-                )
-            )
-        if viewer.district_ids or viewer.in_city_room:
-            shared.append(Signal.sharing_scope == SharingScope.CITY)
-    if viewer.reads_shared:
-        named = select(signal_recipients.c.signal_id).where(
-            signal_recipients.c.organisation_id == viewer.organisation_id
-        )
-        shared.append(and_(Signal.sharing_scope == SharingScope.NAMED, Signal.id.in_(named)))
-    allowed = viewer.classifications()
-    others = and_(
-        or_(*shared) if shared else false(),
-        Signal.classification.in_(allowed) if allowed else false(),
-        Signal.status != SignalStatus.DRAFT,
-    )
-    return or_(Signal.created_by_id == viewer.user_id, and_(own, Signal.status != SignalStatus.DRAFT), others)
 
 
 def room_clause(room: Room):
@@ -231,14 +95,24 @@ def encode_cursor(signal_id: int) -> str:
     return base64.urlsafe_b64encode(f"s{signal_id}".encode()).decode().rstrip("=")
 
 
+# Signal ids are INTEGER columns: a forged cursor beyond that range must be refused, not handed to the driver (SQLite
+# raises OverflowError, PostgreSQL a NumericValueOutOfRange).
+MAX_ID = 2**31 - 1
+_CURSOR = re.compile(r"s([1-9][0-9]{0,9})")
+
+
 def decode_cursor(cursor: str | None) -> int | None:
-    if not cursor:
+    """The id behind a cursor from ``encode_cursor``; None for anything else (the adapters answer 400)."""
+    if not cursor or len(cursor) > 32:
         return None
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (ValueError, UnicodeDecodeError):
         return None
-    return int(raw[1:]) if raw.startswith("s") and raw[1:].isdigit() else None
+    match = _CURSOR.fullmatch(raw)
+    if match is None or int(match.group(1)) > MAX_ID:
+        return None
+    return int(match.group(1))
 
 
 def _eager():
@@ -289,8 +163,9 @@ def _month_start(day: date) -> date:
 
 
 def _month_end(day: date) -> date:
-    following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return following - timedelta(days=1)
+    if day.month == 12:  # also keeps 9999-12 within the calendar
+        return day.replace(day=31)
+    return day.replace(month=day.month + 1, day=1) - timedelta(days=1)
 
 
 def _period_clause(viewer: Viewer, start: date | None, end: date | None):

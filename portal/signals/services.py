@@ -332,11 +332,12 @@ def _apply(signal: Signal, data: SignalInput, *, school: Organisation | None, di
 
 
 def own_signal(author: User, public_id) -> Signal:
-    """A signal the user may edit (and add person references to): posted by them or by their own organisation, and
-    they may post signals. NotFound otherwise, the same as for an unknown id."""
+    """A signal the user may edit, withdraw and add person references to (``Viewer.may_edit``: the poster, or a
+    colleague of the posting organisation within the same scope). NotFound otherwise, the same as for an unknown
+    id: the edit pages and the PATCH answer alike whether or not the user may read the signal."""
     viewer = queries.viewer_for(author)
     signal = queries.get_visible_signal(viewer, public_id)
-    if not viewer.is_own(signal) or not has_permission(author, Permission.SIGNAL_CREATE):
+    if not viewer.may_edit(signal):
         raise NotFound()
     return signal
 

@@ -14,7 +14,7 @@ from portal.authz.permissions import Permission
 from portal.authz.policy import has_permission
 from portal.core.actions import perform
 from portal.core.db import commit, parse_public_id
-from portal.core.errors import NotFound, ValidationFailed
+from portal.core.errors import ValidationFailed
 from portal.core.forms import SelectChoice, choices
 from portal.core.i18n import error_text
 from portal.core.pii import find_personal_data
@@ -310,8 +310,6 @@ def _prefill(form: SignalForm, signal) -> None:
 @bp.get("/signals/<signal_id>")
 def detail(signal_id: str):
     v = viewer()
-    if not (v.reads_rooms or v.reads_shared):
-        raise NotFound()
     signal = queries.get_visible_signal(v, parse_public_id(signal_id))
     services.record_read(current_user, signal, ip=client_ip())
     commit()
@@ -324,7 +322,7 @@ def detail(signal_id: str):
         response_form=response_form,
         own=v.is_own(signal),
         may_respond=has_permission(current_user, Permission.SIGNAL_RESPOND),
-        may_edit=v.is_own(signal) and has_permission(current_user, Permission.SIGNAL_CREATE),
+        may_edit=v.may_edit(signal),
         transitions=sorted(s.value for s in services.TRANSITIONS[signal.status]),
         related=queries.related_visible(v, signal),
     )
