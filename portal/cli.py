@@ -7,6 +7,7 @@ import os
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from werkzeug.serving import WSGIRequestHandler
 
 from portal.core.db import commit
 from portal.core.errors import ValidationFailed
@@ -192,12 +193,47 @@ def config_doc() -> None:
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
 def serve(host: str, port: int) -> None:
-    """Development server with live sockets (production: gunicorn + gevent, see README)."""
+    """Development server with live sockets (production: gunicorn + gevent, see README). Its request log holds the
+    path of each request, never the query string (docs/logging.md)."""
+    from portal.realtime.worker import PortalWebSocketHandler, without_query
+
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo(f"Portal on http://{host}:{port}  (Ctrl+C stops)")
+    if app.config["SOCKETIO_ASYNC_MODE"] == "gevent":
+        # Flask-SocketIO's gevent server would use gevent-websocket's handler, which logs the whole request line.
+        from gevent import pywsgi
+
+        pywsgi.WSGIServer((host, port), app, handler_class=PortalWebSocketHandler).serve_forever()
+        return
+
+    class PathOnlyRequestHandler(WSGIRequestHandler):
+        """Werkzeug's request log line with the path only: search and filter terms may name a pupil."""
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            # Werkzeug builds the line from ``path`` (or ``requestline`` when the request line was malformed);
+            # show it the path without the query, and put the originals back for the rest of the request.
+            saved = {name: self.__dict__[name] for name in ("path", "requestline") if name in self.__dict__}
+            self.__dict__.update({name: without_query(value or "") for name, value in saved.items()})
+            try:
+                super().log_request(code, size)
+            finally:
+                self.__dict__.update(saved)
+
+        def log_error(self, message: str, *args) -> None:
+            # http.server quotes a malformed request line, query and all ("Bad request syntax ('GET /?q=...')").
+            super().log_error(message, *(without_query(a) if isinstance(a, str) else a for a in args))
+
     # Flask ignores app.run() inside its CLI (meant for `flask run`); this command *is* the server.
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
-    click.echo(f"Portal on http://{host}:{port}  (Ctrl+C stops)")
-    socketio.run(app, host=host, port=port, debug=False, use_reloader=False, allow_unsafe_werkzeug=True)
+    socketio.run(
+        app,
+        host=host,
+        port=port,
+        debug=False,
+        use_reloader=False,
+        allow_unsafe_werkzeug=True,
+        request_handler=PathOnlyRequestHandler,
+    )
 
 
 def register(app: Flask) -> None:

@@ -58,6 +58,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DEMO_MODE", None, _as_bool, "Demo banner, TOTP optional. Default: on in development, off elsewhere."),
     Setting("DEMO_PASSWORD", "Almere-demo-2026", str, "Password of every demo account (demo data only)."),
     Setting("LOGIN_ATTEMPTS", "5 per 5 minutes", str, "Failed sign-ins per address and account before 429."),
+    Setting(
+        "EXPORT_LIMIT",
+        "30 per 10 minutes",
+        str,
+        "Exports (PDF, `.ics`, CSV, JSON) per signed-in person, all kinds together, before 429.",
+    ),
     Setting("TRUSTED_PROXIES", 0, _as_int, "Number of reverse proxies whose X-Forwarded-* headers are trusted."),
     Setting("MAX_CONTENT_LENGTH", 1_048_576, _as_int, "Largest request body in bytes."),
     Setting(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 
 from flask import Flask, jsonify, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -13,7 +16,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnava
 from portal.audit import services as audit
 from portal.core.errors import DomainError
 from portal.core.security import client_ip, wants_json
-from portal.extensions import db
+from portal.extensions import db, limiter
 
 log = logging.getLogger(__name__)
 PAGES = {400, 401, 403, 404, 405, 413, 429, 500, 503}
@@ -33,6 +36,15 @@ def _respond(status: int, code: str, retry_after: str | None = None):
     if retry_after:
         response.headers["Retry-After"] = retry_after
     return response
+
+
+def _retry_after(error: HTTPException) -> str:
+    """Seconds until the limit that refused the request resets, from the limiter itself: a fixed guess here would
+    also win over the limiter's own header for any window that resets sooner."""
+    limit = limiter.current_limit if isinstance(error, RateLimitExceeded) else None
+    if limit is not None:
+        return str(max(1, math.ceil(limit.reset_at - time.time())))
+    return error.get_response().headers.get("Retry-After") or "60"
 
 
 def _audit_denial(code: str) -> None:
@@ -80,7 +92,7 @@ def install_error_handlers(app: Flask) -> None:
             _audit_denial("forbidden")
         retry_after = None
         if status == 429:
-            retry_after = error.get_response().headers.get("Retry-After") or "60"
+            retry_after = _retry_after(error)
         if isinstance(error, ServiceUnavailable):
             retry_after = "30"
         return _respond(status, error.name.lower().replace(" ", "_"), retry_after)

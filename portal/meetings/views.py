@@ -23,6 +23,7 @@ from portal.core.errors import Conflict, DomainError, ValidationFailed
 from portal.core.forms import choices
 from portal.core.i18n import error_text, select_locale
 from portal.core.pii import find_personal_data
+from portal.core.ratelimits import export_limit
 from portal.core.sanitize import plain_text_to_html, rich_text_to_plain
 from portal.core.security import client_ip, wants_json
 from portal.extensions import db, limiter
@@ -825,7 +826,7 @@ def _pdf(meeting: Meeting, document: str, template: str, **context) -> Response:
 
 @bp.get("/meetings/<meeting_id>/agenda.pdf")
 @require(Permission.MEETING_EXPORT)
-@limiter.limit("30 per minute")
+@export_limit()
 def agenda_pdf(meeting_id: str):
     meeting = _meeting(meeting_id)
     items = queries.agenda(meeting)
@@ -844,7 +845,7 @@ def agenda_pdf(meeting_id: str):
 
 @bp.get("/meetings/<meeting_id>/trend.pdf")
 @require(Permission.MEETING_EXPORT)
-@limiter.limit("30 per minute")
+@export_limit()
 def trend_pdf(meeting_id: str):
     meeting = _meeting(meeting_id)
     report, view = _trend_view(meeting)
@@ -863,7 +864,7 @@ def trend_pdf(meeting_id: str):
 
 @bp.get("/meetings/<meeting_id>/minutes.pdf")
 @require(Permission.MEETING_EXPORT)
-@limiter.limit("30 per minute")
+@export_limit()
 def minutes_pdf(meeting_id: str):
     meeting = _meeting(meeting_id)
     record = queries.minutes(meeting)
@@ -883,6 +884,7 @@ def minutes_pdf(meeting_id: str):
 
 @bp.get("/meetings/<meeting_id>/invite.ics")
 @require(Permission.MEETING_EXPORT)
+@export_limit()
 def invite(meeting_id: str):
     meeting = _meeting(meeting_id)
     minutes_services.record_export(current_user, meeting, "ics", ip=client_ip())

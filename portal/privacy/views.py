@@ -19,6 +19,7 @@ from portal.core.actions import perform
 from portal.core.db import commit, parse_public_id, utcnow
 from portal.core.errors import NotFound
 from portal.core.i18n import select_locale
+from portal.core.ratelimits import export_limit
 from portal.core.security import client_ip
 from portal.extensions import db
 from portal.privacy import retention, services
@@ -26,6 +27,7 @@ from portal.privacy.models import DeletionRecord, PersonRole
 from portal.signals.models import AGE_BANDS, Signal
 
 bp = Blueprint("privacy", __name__)
+SUBJECT_EXPORT_FORMATS = ("json", "pdf")
 
 
 @bp.get("/privacy")
@@ -44,6 +46,7 @@ def index():
 
 @bp.get("/privacy/access")
 @require(Permission.ACCESS_REPORT)
+@export_limit(when=lambda: request.args.get("format") == "csv")  # the page itself is not an export
 def access():
     signal_ref = request.args.get("signal", "")[:20]
     school = request.args.get("school", "")[:64]
@@ -105,12 +108,13 @@ def add_person(signal_id: str):
 
 @bp.get("/privacy/subjects")
 @require(Permission.SUBJECT_REQUESTS)
+@export_limit(when=lambda: request.args.get("format") in SUBJECT_EXPORT_FORMATS)
 def subjects():
     key = request.args.get("key", "").strip()[:64]
     rows = []
     if key:
         export_format = request.args.get("format")
-        if export_format in ("json", "pdf"):
+        if export_format in SUBJECT_EXPORT_FORMATS:
             data = services.export_subject(current_user, key, ip=client_ip())
             commit()
             if export_format == "json":
