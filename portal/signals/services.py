@@ -199,13 +199,18 @@ def create_signal(author: User, data: SignalInput, *, ip: str) -> Created:
         raise ValidationFailed("A new signal is a draft or shared.", field="status")
     signal.status = status
     today = utcnow().date()
-    signal.reference = next_reference(today.year)
     signal.retention_until = today + timedelta(days=5 * 365)
-    db.session.add(signal)
+    # The same key submitted twice at the same moment (a double click, a retry after a client time-out): the second
+    # insert fails on the unique (author, key) and answers with the first. The savepoint must open before the insert
+    # is flushed -- ``begin_nested`` flushes pending objects first, and a failure there left the whole transaction
+    # broken (PendingRollbackError, a 500). The reference counter row lock makes the second request wait for the
+    # first one's commit, so the first signal is there to be found.
     try:
         with db.session.begin_nested():
+            signal.reference = next_reference(today.year)
+            db.session.add(signal)
             db.session.flush()
-    except IntegrityError:  # the same key submitted twice at the same moment: return the first
+    except IntegrityError:
         existing = db.session.scalar(select(Signal).where(Signal.created_by_id == author.id, Signal.client_key == key))
         if existing is None:
             raise
