@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -83,6 +84,14 @@ def install(bp: Blueprint) -> None:
         if error.status == 403:
             audit_denial(error.code)
         return problem(error.status, error.code, error.message)
+
+    @bp.errorhandler(OperationalError)
+    def _database_down(error: OperationalError):
+        # The application's own 503 is a bare problem without ``detail``; the API answers its documented shape.
+        db.session.rollback()
+        return problem(
+            503, "database_unavailable", "The database is unavailable; try again later.", headers={"Retry-After": "30"}
+        )
 
     @bp.errorhandler(CSRFError)
     def _csrf(error: CSRFError):

@@ -1,16 +1,19 @@
 """Request parsing and the small serialisers of the JSON API. A signal itself is always serialised by
 ``portal.signals.presenter.present``; everything here is the shape of requests and of the other resources.
 
-Parsing is strict: bad JSON, a body that is not an object, unknown fields and wrong types are 400 problems that
-name the field, before any service is called. Business rules (known codes, lengths, allowed scopes) stay in the
-services, which raise ``ValidationFailed`` with the field.
+Parsing is strict: bad JSON, a body that is not an object, unknown fields, wrong types, values outside a closed
+list and over-long strings are 400 problems that name the field, before any service is called. The field
+catalogue below is the one description of the request shapes: the OpenAPI document is rendered from it. Rules that
+need data (known taxonomy codes, dates within a year, allowed scopes) stay in the services, which raise
+``ValidationFailed`` with the field.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 
 from flask import Request
@@ -41,7 +44,7 @@ from portal.signals.models import (
     Vocabulary,
 )
 from portal.signals.queries import PAGE_SIZE, SignalFilter, Viewer, decode_cursor, get_room_for
-from portal.signals.services import SignalInput
+from portal.signals.services import SUMMARY_MAX, SignalInput
 
 MAX_LIMIT = 100
 MAX_STRING = 20_000  # rich text is checked against its real limit by the service; this only bounds the work
@@ -49,48 +52,127 @@ MAX_SHORT = 200
 MAX_LIST = 50
 Q_MAX = 200
 
-# --- request bodies -----------------------------------------------------------------------------------------------
+# --- the field catalogue ------------------------------------------------------------------------------------------
+# Every request body field and query parameter of the API, with how it is parsed. ``portal.api.openapi`` renders
+# the request schemas and query parameters from these tables, so the document cannot promise other shapes than the
+# adapter accepts.
 
-_TEXT = "text"
-_SHORT = "short"
-_LIST = "list"
-_COUNTS = "counts"
-_BOOL = "bool"
-_DATE = "date"
-_UUID = "uuid"
+STRING = "string"
+UUID = "uuid"
+DATE = "date"
+LIST = "list"
+COUNTS = "counts"
+BOOL = "bool"
+INTEGER = "integer"  # query strings only: ASCII digits
+CURSOR = "cursor"  # query strings only: a ``next_cursor``
+CURSOR_MAX = 32  # no cursor from ``encode_cursor`` is longer; ``decode_cursor`` refuses longer ones too
 
-# API field → (kind, SignalInput attribute). ``school`` and ``district`` are fixed when the signal is created.
-SIGNAL_FIELDS: dict[str, tuple[str, str]] = {
-    "occurred_on": (_DATE, "occurred_on"),
-    "daypart": (_SHORT, "daypart"),
-    "category": (_SHORT, "category"),
-    "subcategory": (_SHORT, "subcategory"),
-    "location_type": (_SHORT, "location_type"),
-    "severity": (_SHORT, "severity"),
-    "summary": (_TEXT, "summary"),
-    "details_html": (_TEXT, "details_html"),
-    "school": (_UUID, "school_location_id"),
-    "district": (_SHORT, "district_code"),
-    "area": (_SHORT, "area"),
-    "involved_counts": (_COUNTS, "involved_counts"),
-    "age_bands": (_LIST, "age_bands"),
-    "weapon_type": (_SHORT, "weapon_type"),
-    "online_platform": (_SHORT, "online_platform"),
-    "school_measures": (_LIST, "school_measures"),
-    "police_involved": (_BOOL, "police_involved"),
-    "report_status": (_SHORT, "report_status"),
-    "classification": (_SHORT, "classification"),
-    "sharing_scope": (_SHORT, "sharing_scope"),
-    "extra_districts": (_LIST, "extra_districts"),
-    "recipients": (_LIST, "recipients"),
-    "themes": (_LIST, "themes"),
-    "status": (_SHORT, "status"),
-    "pii_confirmation": (_SHORT, "pii_confirmation"),
+
+@dataclass(frozen=True)
+class Field:
+    """One field: its kind and the limits the adapter enforces (and the document states)."""
+
+    kind: str
+    description: str = ""
+    attribute: str = ""  # the SignalInput attribute a body field sets
+    choices: tuple[str, ...] = ()  # the only values (of the items of a list; of the keys of counts)
+    nullable: bool = False  # null means "empty": "", [], {} or no date
+    max_length: int = MAX_SHORT
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+def _values(enum_type) -> tuple[str, ...]:
+    return tuple(member.value for member in enum_type)
+
+
+def _code(attribute: str, description: str, *, nullable: bool = False) -> Field:
+    return Field(STRING, description, attribute, nullable=nullable)
+
+
+def _codes(attribute: str, description: str) -> Field:
+    return Field(LIST, description, attribute, nullable=True)
+
+
+PII_REASONS = ("geen_persoonsgegeven", "noodzakelijk")
+PII_CONFIRMATION = Field(
+    STRING,
+    "Text that looks like personal data (names, phone numbers, e-mail, addresses) is refused unless you confirm why "
+    "it stays: `geen_persoonsgegeven` (it is not personal data) or `noodzakelijk` (necessary).",
+    "pii_confirmation",
+    choices=("", *PII_REASONS),
+    nullable=True,
+)
+
+# API field → Field. ``school`` and ``district`` are fixed when the signal is created.
+SIGNAL_FIELDS: dict[str, Field] = {
+    "occurred_on": Field(DATE, "Not in the future, within a year.", "occurred_on", nullable=True),
+    "daypart": Field(STRING, "", "daypart", choices=_values(Daypart)),
+    "category": _code("category", "A main category code (taxonomy `category`)."),
+    "subcategory": _code("subcategory", "A child code of the category.", nullable=True),
+    "location_type": _code("location_type", "Taxonomy `location_type` code."),
+    "severity": _code("severity", "Taxonomy `severity` code."),
+    "summary": Field(STRING, "5-280 characters, no names.", "summary", max_length=SUMMARY_MAX),
+    "details_html": Field(
+        STRING, "HTML; cleaned by the allowlist on every write.", "details_html", nullable=True, max_length=MAX_STRING
+    ),
+    "school": Field(UUID, "School location (default: your own).", "school_location_id", nullable=True),
+    "district": _code("district_code", "District code, when not tied to a school.", nullable=True),
+    "area": _code("area", "Name of an area in the signal's district.", nullable=True),
+    "involved_counts": Field(
+        COUNTS, "Number of people per group.", "involved_counts", INVOLVED_GROUPS, True, minimum=0, maximum=500
+    ),
+    "age_bands": Field(LIST, "", "age_bands", AGE_BANDS, nullable=True),
+    "weapon_type": _code("weapon_type", "Taxonomy `weapon_type` code.", nullable=True),
+    "online_platform": Field(STRING, "", "online_platform", ("", *ONLINE_PLATFORMS), nullable=True),
+    "school_measures": _codes("school_measures", "Taxonomy `school_measure` codes."),
+    "police_involved": Field(BOOL, "", "police_involved"),
+    "report_status": Field(STRING, "", "report_status", _values(ReportStatus)),
+    "classification": Field(STRING, "", "classification", _values(Classification)),
+    "sharing_scope": Field(STRING, "", "sharing_scope", _values(SharingScope)),
+    "extra_districts": _codes("extra_districts", "District codes, for `meerdere_stadsdelen`."),
+    "recipients": _codes("recipients", "Organisation codes, for `benoemde_ontvangers`."),
+    "themes": _codes("themes", "Taxonomy `theme` codes."),
+    "status": Field(STRING, "", "status", _values(SignalStatus)),
+    "pii_confirmation": PII_CONFIRMATION,
 }
 REQUIRED_ON_CREATE = ("occurred_on", "category", "location_type", "severity", "summary")
 FIXED_AFTER_CREATE = frozenset({"school", "district"})
-RESPONSE_FIELDS = {"kind": _SHORT, "text_html": _TEXT, "pii_confirmation": _SHORT}
-PII_REASONS = ("geen_persoonsgegeven", "noodzakelijk")
+# A new signal is a draft or shared: the other statuses are later steps.
+SIGNAL_CREATE_FIELDS = {
+    **SIGNAL_FIELDS,
+    "status": replace(SIGNAL_FIELDS["status"], choices=(SignalStatus.DRAFT.value, SignalStatus.SHARED.value)),
+}
+SIGNAL_PATCH_FIELDS = {name: field for name, field in SIGNAL_FIELDS.items() if name not in FIXED_AFTER_CREATE}
+RESPONSE_FIELDS: dict[str, Field] = {
+    "kind": Field(STRING, "", choices=_values(ResponseKind)),
+    "text_html": Field(
+        STRING, "HTML; required unless `kind` is `kennisgenomen`.", nullable=True, max_length=MAX_STRING
+    ),
+    "pii_confirmation": PII_CONFIRMATION,
+}
+REQUIRED_RESPONSE = ("kind",)
+
+# Query parameters of ``GET /signals``. An empty value means "no filter" only where the document allows "" (a
+# code or the search text); an empty id, date, number, status or cursor is refused like any other bad value.
+LIST_PARAMETERS: dict[str, Field] = {
+    "room": Field(UUID, "A room you are a member of (public id)."),
+    "from": Field(DATE, "Occurred on or after (YYYY-MM-DD; by month where you see only the month)."),
+    "to": Field(DATE, "Occurred on or before (YYYY-MM-DD; by month where you see only the month)."),
+    "category": Field(STRING, "Category or subcategory code."),
+    "location_type": Field(STRING, "Location type code."),
+    "severity": Field(STRING, "Severity code."),
+    "status": Field(STRING, "Signal status.", choices=_values(SignalStatus)),
+    "school": Field(UUID, "School location (public id)."),
+    "q": Field(STRING, "Full-text search (rate limited).", max_length=Q_MAX),
+    "cursor": Field(CURSOR, "`next_cursor` of the previous page.", max_length=CURSOR_MAX),
+    "limit": Field(INTEGER, f"Page size, 1-{MAX_LIMIT} (default {PAGE_SIZE}).", minimum=1, maximum=MAX_LIMIT),
+}
+
+# Printable ASCII, 8-64 characters (the service strips surrounding spaces from the key it stores).
+IDEMPOTENCY_KEY_PATTERN = "^[ -~]{8,64}$"
+
+# --- request bodies -----------------------------------------------------------------------------------------------
 
 
 def json_object(request: Request, *, allow_empty: bool = False) -> dict:
@@ -101,6 +183,8 @@ def json_object(request: Request, *, allow_empty: bool = False) -> dict:
     if not request.is_json:
         raise ApiProblem(415, "unsupported_media_type", "Send the body as application/json.")
     try:
+        # json.loads, not request.get_json: the C decoder raises RecursionError on a body nested thousands deep,
+        # and that must be this 400 whatever JSON provider the application has.
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise ApiProblem(400, "invalid_json", "The request body is not valid JSON.") from exc
@@ -119,62 +203,76 @@ def _string_ok(value: str) -> bool:
     return True
 
 
-def _convert(kind: str, value):
-    """The Python value for one field, or raise ValueError with the message for the client."""
-    if kind in (_TEXT, _SHORT, _UUID):
-        if value is None:
-            return ""
-        if not isinstance(value, str):
-            raise ValueError("Expected a string.")
-        if not _string_ok(value):
-            raise ValueError("Contains a character that is not allowed.")
-        if len(value) > (MAX_STRING if kind == _TEXT else MAX_SHORT):
-            raise ValueError("Too long.")
-        if kind == _UUID and value and parse_public_id(value) is None:
-            raise ValueError("Expected an id (UUID).")
-        return value
-    if kind == _LIST:
-        if value is None:
-            return []
+# Only ASCII digits: ``str.isdigit`` and ``date.fromisoformat`` also take other scripts' digits (and "²").
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_EMPTY = {STRING: "", UUID: "", DATE: None, LIST: [], COUNTS: {}}
+
+
+def _date(value) -> date:
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError("Expected a date (YYYY-MM-DD).")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError("Expected a date (YYYY-MM-DD).") from exc
+
+
+def _string(field: Field, value) -> str:
+    if not isinstance(value, str):
+        raise ValueError("Expected a string.")
+    if not _string_ok(value):
+        raise ValueError("Contains a character that is not allowed.")
+    if len(value) > field.max_length:
+        raise ValueError("Too long.")
+    if field.choices and value not in field.choices:
+        raise ValueError("Unknown value.")
+    if field.kind == UUID and parse_public_id(value) is None:
+        raise ValueError("Expected an id (UUID).")
+    return value
+
+
+def _convert(field: Field, value):
+    """The Python value of one body field, or raise ValueError with the message for the client."""
+    if value is None:
+        if not field.nullable:
+            raise ValueError("Must not be null.")
+        return _EMPTY[field.kind]
+    if field.kind in (STRING, UUID):
+        return _string(field, value)
+    if field.kind == DATE:
+        return _date(value)
+    if field.kind == LIST:
         if not isinstance(value, list) or len(value) > MAX_LIST:
             raise ValueError(f"Expected a list of at most {MAX_LIST} strings.")
-        if not all(isinstance(item, str) and len(item) <= MAX_SHORT and _string_ok(item) for item in value):
-            raise ValueError("Expected a list of strings.")
-        return list(value)
-    if kind == _COUNTS:
-        if value is None:
-            return {}
-        if not isinstance(value, dict) or len(value) > MAX_LIST:
+        item = Field(STRING, choices=field.choices)
+        return [_string(item, entry) for entry in value]
+    if field.kind == COUNTS:
+        if not isinstance(value, dict):
             raise ValueError("Expected an object of group: number.")
+        if any(group not in field.choices for group in value):
+            raise ValueError("Unknown group.")
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
             raise ValueError("Expected whole numbers.")
+        if not all(field.minimum <= v <= field.maximum for v in value.values()):
+            raise ValueError(f"Enter a number from {field.minimum} to {field.maximum}.")
         return dict(value)
-    if kind == _BOOL:
+    if field.kind == BOOL:
         if not isinstance(value, bool):
             raise ValueError("Expected true or false.")
         return value
-    if kind == _DATE:
-        if value is None:
-            return None
-        if not isinstance(value, str) or len(value) != 10:
-            raise ValueError("Expected a date (YYYY-MM-DD).")
-        try:
-            return date.fromisoformat(value)
-        except ValueError as exc:
-            raise ValueError("Expected a date (YYYY-MM-DD).") from exc
-    raise AssertionError(kind)
+    raise AssertionError(field.kind)
 
 
-def _parse_fields(data: dict, allowed: dict[str, str]) -> dict:
+def _parse_fields(data: dict, allowed: dict[str, Field]) -> dict:
     errors: dict[str, str] = {}
     values: dict = {}
     for name, value in data.items():
-        kind = allowed.get(name)
-        if kind is None:
+        field = allowed.get(name)
+        if field is None:
             errors[str(name)[:100]] = "Unknown field."
             continue
         try:
-            values[name] = _convert(kind, value)
+            values[name] = _convert(field, value)
         except ValueError as exc:
             errors[name] = str(exc)
     if errors:
@@ -183,27 +281,23 @@ def _parse_fields(data: dict, allowed: dict[str, str]) -> dict:
 
 
 def idempotency_key(request: Request) -> str:
-    """The ``Idempotency-Key`` header (8-64 characters); a fresh one when the client sends none."""
+    """The ``Idempotency-Key`` header (8-64 printable ASCII characters); a fresh one when the client sends none."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return uuid.uuid4().hex
-    key = key.strip()
-    if not 8 <= len(key) <= 64 or not key.isascii() or not key.isprintable():
+    if re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key) is None:
         raise invalid({"Idempotency-Key": "Use 8 to 64 printable ASCII characters."})
     return key
 
 
 def signal_input(data: dict, client_key: str) -> SignalInput:
     """A new signal from a JSON body."""
-    values = _parse_fields(data, {name: kind for name, (kind, _attr) in SIGNAL_FIELDS.items()})
+    values = _parse_fields(data, SIGNAL_CREATE_FIELDS)
     missing = {name: "This field is required." for name in REQUIRED_ON_CREATE if name not in values}
     if missing:
         raise invalid(missing)
     refuse_personal_data(values, values.get("pii_confirmation", ""))
-    kwargs = {SIGNAL_FIELDS[name][1]: value for name, value in values.items()}
-    kwargs.setdefault("occurred_on", None)
-    for name in ("category", "location_type", "severity", "summary"):
-        kwargs.setdefault(name, "")
+    kwargs = {SIGNAL_FIELDS[name].attribute: value for name, value in values.items()}
     return SignalInput(client_key=client_key, **kwargs)
 
 
@@ -246,9 +340,9 @@ def signal_patch(data: dict) -> dict:
         raise invalid(fixed)
     if not data:
         raise invalid({}, "Name at least one field to change.")
-    values = _parse_fields(data, {name: kind for name, (kind, _attr) in SIGNAL_FIELDS.items()})
+    values = _parse_fields(data, SIGNAL_PATCH_FIELDS)
     refuse_personal_data(values, values.get("pii_confirmation", ""))
-    return {SIGNAL_FIELDS[name][1]: value for name, value in values.items()}
+    return {SIGNAL_FIELDS[name].attribute: value for name, value in values.items()}
 
 
 def apply_patch(current: SignalInput, changes: dict) -> SignalInput:
@@ -257,12 +351,10 @@ def apply_patch(current: SignalInput, changes: dict) -> SignalInput:
 
 def response_input(data: dict) -> tuple[str, str]:
     values = _parse_fields(data, RESPONSE_FIELDS)
-    if "kind" not in values:
-        raise invalid({"kind": "This field is required."})
-    confirmation = values.get("pii_confirmation", "")
-    if confirmation and confirmation not in PII_REASONS:
-        raise invalid({"pii_confirmation": "Unknown reason."})
-    refuse_personal_data(values, confirmation)
+    missing = {name: "This field is required." for name in REQUIRED_RESPONSE if name not in values}
+    if missing:
+        raise invalid(missing)
+    refuse_personal_data(values, values.get("pii_confirmation", ""))
     return values["kind"], values.get("text_html", "")
 
 
@@ -292,22 +384,33 @@ def no_body_fields(data: dict) -> None:
 
 # --- query strings ------------------------------------------------------------------------------------------------
 
-LIST_PARAMETERS = frozenset(
-    {"room", "from", "to", "category", "location_type", "severity", "status", "school", "q", "cursor", "limit"}
-)
 
-
-def _date_param(args, name: str, errors: dict) -> date | None:
-    value = args.get(name)
-    if not value:
-        return None
-    try:
-        if len(value) == 10:
-            return date.fromisoformat(value)
-    except ValueError:
-        pass
-    errors[name] = "Expected a date (YYYY-MM-DD)."
-    return None
+def _query_value(field: Field, raw: str):
+    """The value of one query parameter, or raise ValueError with the message for the client."""
+    if len(raw) > field.max_length or not _string_ok(raw):
+        raise ValueError("Not a valid value.")
+    if field.kind == STRING:
+        if field.choices and raw not in field.choices:
+            raise ValueError("Unknown value.")
+        return raw
+    if field.kind == UUID:
+        public_id = parse_public_id(raw)
+        if public_id is None:
+            raise ValueError("Expected an id (UUID).")
+        return public_id
+    if field.kind == DATE:
+        return _date(raw)
+    if field.kind == INTEGER:
+        # isascii first: "²".isdigit() is true and int("²") raises.
+        if raw.isascii() and raw.isdigit() and field.minimum <= int(raw) <= field.maximum:
+            return int(raw)
+        raise ValueError(f"Expected a number from {field.minimum} to {field.maximum}.")
+    if field.kind == CURSOR:
+        after_id = decode_cursor(raw)
+        if after_id is None:
+            raise ValueError("Not a valid cursor.")
+        return after_id
+    raise AssertionError(field.kind)
 
 
 def _school_location_id(public_id) -> int:
@@ -325,57 +428,42 @@ def signal_filter(args, viewer: Viewer) -> tuple[SignalFilter, int]:
             errors[name[:100]] = "Unknown parameter."
         elif len(args.getlist(name)) > 1:
             errors[name] = "Give this parameter once."
-    for name in LIST_PARAMETERS:
-        value = args.get(name)
-        if value is not None and (len(value) > Q_MAX or not _string_ok(value)):
-            errors[name] = "Not a valid value."
     if errors:
         raise invalid(errors)
 
-    start = _date_param(args, "from", errors)
-    end = _date_param(args, "to", errors)
-    limit = PAGE_SIZE
-    if args.get("limit"):
-        raw = args["limit"]
-        if raw.isdigit() and 1 <= int(raw) <= MAX_LIMIT:
-            limit = int(raw)
-        else:
-            errors["limit"] = f"Expected a number from 1 to {MAX_LIMIT}."
-    after_id = None
-    if args.get("cursor"):
-        after_id = decode_cursor(args["cursor"])
-        if after_id is None:
-            errors["cursor"] = "Not a valid cursor."
-    status = args.get("status", "")
-    if status and status not in {s.value for s in SignalStatus}:
-        errors["status"] = "Unknown status."
-    room = None
-    if args.get("room"):
+    values: dict = {}
+    for name, raw in args.items():
         try:
-            room = get_room_for(viewer, parse_public_id(args["room"]))
+            values[name] = _query_value(LIST_PARAMETERS[name], raw)
+        except ValueError as exc:
+            errors[name] = str(exc)
+    room = None
+    if "room" in values:
+        try:
+            room = get_room_for(viewer, values["room"])
         except DomainError:
             errors["room"] = "Unknown room."
     school_id = None
-    if args.get("school"):
+    if "school" in values:
         try:
-            school_id = _school_location_id(parse_public_id(args["school"]))
+            school_id = _school_location_id(values["school"])
         except DomainError:
             errors["school"] = "Unknown school location."
     if errors:
         raise invalid(errors)
     criteria = SignalFilter(
         room=room,
-        start=start,
-        end=end,
-        category=args.get("category", ""),
-        location_type=args.get("location_type", ""),
-        severity=args.get("severity", ""),
-        status=status,
+        start=values.get("from"),
+        end=values.get("to"),
+        category=values.get("category", ""),
+        location_type=values.get("location_type", ""),
+        severity=values.get("severity", ""),
+        status=values.get("status", ""),
         school_id=school_id,
-        q=args.get("q", "").strip(),
-        after_id=after_id,
+        q=values.get("q", "").strip(),
+        after_id=values.get("cursor"),
     )
-    return criteria, limit
+    return criteria, values.get("limit", PAGE_SIZE)
 
 
 # --- responses ----------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from portal.api import schemas
 from tests.functional import test_api as shared
 from tests.functional.test_api import bearer, is_problem, issue_token, post_signal, signal_body
 
@@ -44,6 +45,48 @@ def test_document_lists_every_route_and_method(app, document):
 def test_document_is_valid_openapi_31(document):
     assert document["openapi"].startswith("3.1")
     validate(document)
+
+
+def test_request_shapes_are_the_field_catalogue_of_the_validation(document):
+    components = document["components"]["schemas"]
+    for name, fields in [
+        ("SignalCreate", schemas.SIGNAL_CREATE_FIELDS),
+        ("SignalPatch", schemas.SIGNAL_PATCH_FIELDS),
+        ("ResponseCreate", schemas.RESPONSE_FIELDS),
+        ("NoFields", {}),
+    ]:
+        assert set(components[name]["properties"]) == set(fields), name
+        assert components[name]["additionalProperties"] is False, name  # unknown fields are refused
+    assert components["SignalCreate"]["required"] == list(schemas.REQUIRED_ON_CREATE)
+    assert components["SignalCreate"]["properties"]["status"]["enum"] == ["concept", "gedeeld"]
+    parameters = document["paths"]["/signals"]["get"]["parameters"]
+    assert [p["name"] for p in parameters] == list(schemas.LIST_PARAMETERS)
+    by_name = {p["name"]: p["schema"] for p in parameters}
+    assert by_name["limit"] == {"type": "integer", "minimum": 1, "maximum": schemas.MAX_LIMIT}
+    assert by_name["from"] == {"type": "string", "format": "date"}
+
+
+def test_every_operation_documents_the_failures_it_can_answer(document):
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            responses = operation["responses"]
+            assert {"401", "503"} <= set(responses), (path, method)
+            assert "WWW-Authenticate" in responses["401"]["headers"]
+            assert "Retry-After" in responses["503"]["headers"]
+            if "requestBody" in operation:
+                assert {"400", "413", "415"} <= set(responses), (path, method)
+            if method != "get":
+                assert "403" in responses, (path, method)  # every write needs a permission
+            if "{signal_id}" in path:
+                assert "404" in responses, (path, method)
+            for status, response in responses.items():
+                if status.startswith(("4", "5")):
+                    assert set(response["content"]) == {"application/problem+json"}, (path, method, status)
+    for path, method in [("/signals", "post"), ("/signals/{signal_id}/responses", "post")]:
+        names = [p["name"] for p in document["paths"][path][method]["parameters"]]
+        assert "Idempotency-Key" in names, (path, method)
 
 
 def test_document_is_not_public(client):
