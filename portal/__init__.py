@@ -12,6 +12,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.config import ROOT, load_config
+from portal.core.json import PortalJSONProvider, SocketJSON
 from portal.extensions import babel, csrf, db, limiter, migrate, socketio
 
 
@@ -23,6 +24,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
         instance_path=str(ROOT / "instance"),
     )
+    app.json = PortalJSONProvider(app)  # a body nested too deep is a 400, not a RecursionError (core/json.py)
     app.config.update(settings)
     _configure_flask(app)
     if app.config["TRUSTED_PROXIES"]:
@@ -122,6 +124,7 @@ def _init_extensions(app: Flask) -> None:
         websocket_compression=False,  # permessage-deflate triples memory per connection (PERFORMANCE.md)
         logger=False,
         engineio_logger=False,
+        json=SocketJSON,  # an undecodable event payload still reaches its handler, which acks an error
     )
     # Flask-SocketIO keeps one server on a module-level object; remember this app's own (tests build several apps).
     app.extensions["portal_socketio_server"] = socketio.server

@@ -6,6 +6,7 @@ from wtforms import DateField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
 from portal.core.forms import choices
+from portal.core.limits import PortalYears
 
 FOLLOW_UP_STATUSES = choices(
     [
@@ -22,8 +23,8 @@ class PoliceFilterForm(FlaskForm):
         csrf = False
 
     q = StringField(_l("Search"), validators=[Optional(), Length(max=200)])
-    start = DateField(_l("From"), validators=[Optional()])
-    end = DateField(_l("Up to and including"), validators=[Optional()])
+    start = DateField(_l("From"), validators=[Optional(), PortalYears()])
+    end = DateField(_l("Up to and including"), validators=[Optional(), PortalYears()])
     district = SelectField(_l("District"), choices=[], validate_choice=False, validators=[Optional()])
     category = SelectField(_l("Category"), choices=[], validate_choice=False, validators=[Optional()])
     severity = SelectField(_l("Severity"), choices=[], validate_choice=False, validators=[Optional()])
@@ -66,5 +67,5 @@ class PeriodForm(FlaskForm):
     class Meta:
         csrf = False
 
-    start = DateField(_l("From"), validators=[Optional()])
-    end = DateField(_l("Up to and including"), validators=[Optional()])
+    start = DateField(_l("From"), validators=[Optional(), PortalYears()])
+    end = DateField(_l("Up to and including"), validators=[Optional(), PortalYears()])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -53,6 +53,10 @@ def _previous_visit() -> object | None:
 @require(Permission.POLICE_VIEW)
 def overview():
     v = viewer()
+    cursor = request.args.get("cursor") or None  # an empty cursor is the first page
+    after_id = queries.decode_cursor(cursor)
+    if cursor is not None and after_id is None:
+        abort(400)  # a forged or mangled "older signals" link: there is no such page to show
     form = PoliceFilterForm(request.args)
     districts = list(
         db.session.scalars(select(District).where(District.id.in_(list(v.district_ids))).order_by(District.name))
@@ -62,7 +66,8 @@ def overview():
     form.severity.choices = _taxonomy_choices(Vocabulary.SEVERITY, _("All"))
     last_visit = _previous_visit()
     cards, next_id = [], None
-    if form.validate():
+    valid = form.validate()  # the errors are shown beside the fields, with status 400
+    if valid:
         district_id = next((d.id for d in districts if d.code == form.district.data), None)
         criteria = queries.SignalFilter(
             start=form.start.data,
@@ -73,13 +78,13 @@ def overview():
             district_id=district_id if form.district.data else None,
             police_follow_up=form.follow_up.data or "",
             q=(form.q.data or "").strip(),
-            after_id=queries.decode_cursor(request.args.get("cursor")),
+            after_id=after_id,
         )
         signals, next_id = queries.list_signals(v, criteria)
         cards = [
             present(s, v.fields_for(s)) | {"is_new": bool(last_visit and s.created_at > last_visit)} for s in signals
         ]
-    if not request.args.get("cursor"):
+    if cursor is None:
         audit.record(
             "police.overview",
             actor=current_user,
@@ -96,7 +101,7 @@ def overview():
         args=args,
         last_visit=last_visit,
         next_cursor=queries.encode_cursor(next_id) if next_id else None,
-    )
+    ), 200 if valid else 400
 
 
 @bp.route("/signals/<signal_id>/follow-up", methods=["GET", "POST"])
@@ -145,7 +150,8 @@ def statistics():
     form = PeriodForm(request.args)
     today = utcnow().date()
     start, end = today - timedelta(days=365), today
-    if form.validate():
+    valid = form.validate()  # otherwise the default year, with the errors beside the fields and status 400
+    if valid:
         start, end = form.start.data or start, form.end.data or end
     table = category_by_district(start, end, language=select_locale())
     v = viewer()
@@ -170,7 +176,7 @@ def statistics():
         end=end,
         shared=shared,
         invitations=meeting_queries.invitations(current_user)[:INVITATIONS_SHOWN],
-    )
+    ), 200 if valid else 400
 
 
 INVITATIONS_SHOWN = 5  # the newest; "My meetings" lists them all

@@ -15,6 +15,7 @@ from socketio.exceptions import ConnectionRefusedError as Refused
 
 from portal.core.db import commit, parse_public_id
 from portal.core.errors import DomainError
+from portal.core.limits import MAX_INT
 from portal.identity import tokens
 from portal.identity.web import current_session_record
 from portal.realtime.publish import NAMESPACE, session_room, user_room
@@ -23,6 +24,7 @@ from portal.signals.audience import channels_for
 from portal.signals.presenter import present
 
 EVENTS_PER_MINUTE = 120
+MAX_TOKEN_TEXT = 256  # personal access tokens are far shorter; a megabyte "token" is not hashed and looked up
 
 
 class _RateLimiter:
@@ -51,6 +53,32 @@ def _error(code: str) -> dict:
     return {"ok": False, "error": code}
 
 
+MAX_ID_TEXT = 64  # a public id is a 36-character UUID; longer text is not looked at
+
+
+def _payload(args: tuple, required: frozenset[str], optional: frozenset[str] = frozenset()) -> dict | None:
+    """The event's one argument if it is exactly a dict with the required keys and no others; None otherwise.
+
+    Handlers take ``*args``: python-socketio passes every argument a client sends as a parameter, so a handler with
+    one parameter raised TypeError for two payloads and the client never got its ack. An argument that could not
+    be decoded at all arrives as ``core.json.UNREADABLE`` and is refused here like any other non-dict.
+    """
+    if len(args) != 1 or type(args[0]) is not dict:
+        return None
+    data = args[0]
+    return data if required <= data.keys() <= required | optional else None
+
+
+def _public_id(value: object):
+    return parse_public_id(value) if isinstance(value, str) and len(value) <= MAX_ID_TEXT else None
+
+
+def _sequence(value: object) -> int | None:
+    """A room sequence number: an INTEGER column, so 2**31 or more would overflow in the driver (SQLite:
+    OverflowError beyond 2**63) rather than simply match nothing."""
+    return value if type(value) is int and 0 <= value <= MAX_INT else None
+
+
 class LiveNamespace(Namespace):
     def __init__(self, namespace: str) -> None:
         super().__init__(namespace)
@@ -77,8 +105,8 @@ class LiveNamespace(Namespace):
     def _token_user(self, auth, *, connecting: bool = False):
         """Token sockets re-check their token at every event: revoked, expired or blocked means disconnected."""
         if connecting:
-            secret = auth.get("token") if isinstance(auth, dict) else None
-            if not isinstance(secret, str):
+            secret = auth.get("token") if type(auth) is dict else None
+            if not isinstance(secret, str) or len(secret) > MAX_TOKEN_TEXT:
                 return None
         else:
             secret = self.token_secrets.get(request.sid)
@@ -105,7 +133,7 @@ class LiveNamespace(Namespace):
         self.limiter.forget(request.sid)
         self.token_secrets.pop(request.sid, None)
 
-    def on_resume(self, data=None):
+    def on_resume(self, *args):
         """``{"room": <room id>, "after": <seq>}`` → every event after ``seq`` the user may (still) see, in order."""
         user = self._user()
         if user is None:
@@ -113,10 +141,11 @@ class LiveNamespace(Namespace):
             return _error("unauthorized")
         if not self.limiter.allow(request.sid):
             return _error("rate_limited")
-        if not isinstance(data, dict) or set(data) - {"room", "after"}:
+        data = _payload(args, frozenset({"room"}), frozenset({"after"}))
+        if data is None:
             return _error("invalid_payload")
-        room_id, after = parse_public_id(data.get("room")), data.get("after", 0)
-        if room_id is None or not isinstance(after, int) or isinstance(after, bool) or after < 0:
+        room_id, after = _public_id(data["room"]), _sequence(data.get("after", 0))
+        if room_id is None or after is None:
             return _error("invalid_payload")
         viewer = queries.viewer_for(user)
         try:
@@ -146,7 +175,7 @@ def register(socketio: SocketIO) -> None:
 # --- meetings ---------------------------------------------------------------------------------------------------
 
 
-def _on_meeting_watch(self, data=None):
+def _on_meeting_watch(self, *args):
     """``{"meeting": <meeting id>, "editing": <bool>}``: follow a meeting's agenda and minutes live.
 
     The channel is joined only after the database says the user holds a current seat in the meeting's room or is
@@ -164,10 +193,11 @@ def _on_meeting_watch(self, data=None):
         return _error("unauthorized")
     if not self.limiter.allow(request.sid):
         return _error("rate_limited")
-    if not isinstance(data, dict) or set(data) - {"meeting", "editing"}:
+    data = _payload(args, frozenset({"meeting"}), frozenset({"editing"}))
+    if data is None:
         return _error("invalid_payload")
-    meeting_id, editing = parse_public_id(data.get("meeting")), data.get("editing", False)
-    if meeting_id is None or not isinstance(editing, bool):
+    meeting_id, editing = _public_id(data["meeting"]), data.get("editing", False)
+    if meeting_id is None or type(editing) is not bool:
         return _error("invalid_payload")
     try:
         meeting = meeting_queries.meeting_for(user, meeting_id)

@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.core.forms import choices
+from portal.core.limits import PortalYears
 from portal.signals.models import AGE_BANDS, INVOLVED_GROUPS, ONLINE_PLATFORMS
 
 
@@ -164,8 +165,8 @@ class RoomFilterForm(FlaskForm):
         csrf = False  # a GET filter changes nothing
 
     q = StringField(_l("Search"), validators=[Optional(), Length(max=200)])
-    start = DateField(_l("From"), validators=[Optional()])
-    end = DateField(_l("Up to and including"), validators=[Optional()])
+    start = DateField(_l("From"), validators=[Optional(), PortalYears()])
+    end = DateField(_l("Up to and including"), validators=[Optional(), PortalYears()])
     category = SelectField(_l("Category"), choices=[], validate_choice=False, validators=[Optional()])
     location_type = SelectField(_l("Location"), choices=[], validate_choice=False, validators=[Optional()])
     severity = SelectField(_l("Severity"), choices=[], validate_choice=False, validators=[Optional()])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
@@ -24,6 +24,7 @@ from portal.core.dates import start_of_day
 from portal.core.db import commit, parse_public_id
 from portal.core.errors import ValidationFailed
 from portal.core.i18n import error_text
+from portal.core.limits import MAX_INT, bounded_int
 from portal.core.security import client_ip
 from portal.extensions import db
 from portal.identity import queries as identity_queries
@@ -35,12 +36,14 @@ from portal.rooms import queries as room_queries
 @bp.get("/users")
 @require(Permission.ADMIN_USERS)
 def users():
+    # The page number becomes an OFFSET: bounded, so that 23 digits are a 400 rather than an overflow in the driver.
+    number = bounded_int(request.args.get("page") or "1", maximum=MAX_INT // identity_queries.USER_PAGE_SIZE)
+    if number is None:
+        abort(400)
     form = UserFilterForm(request.args)
     page = None
     if form.validate():
-        page = identity_queries.list_users(
-            form.status_value(), (form.q.data or "").strip(), page=request.args.get("page", 1, type=int)
-        )
+        page = identity_queries.list_users(form.status_value(), (form.q.data or "").strip(), page=number)
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(
         "admin/users.html",
