@@ -15,6 +15,8 @@ from portal.config import ROOT, load_config
 from portal.core.json import PortalJSONProvider, SocketJSON
 from portal.extensions import babel, csrf, db, limiter, migrate, socketio
 
+REDIS_TIMEOUT = 0.25  # seconds for the rate limiter's and the health check's Redis calls
+
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = load_config(config)
@@ -56,7 +58,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _configure_flask(app: Flask) -> None:
     https = app.config["BASE_URL"].startswith("https://")
-    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    # hide_parameters: a database error's message (and so its logged traceback) would carry the statement's values,
+    # which can be a signal's free text (docs/logging.md).
+    engine_options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if app.config["DATABASE_URL"].startswith("sqlite"):
         engine_options["connect_args"] = {"timeout": 15}
     app.config.update(
@@ -74,8 +78,11 @@ def _configure_flask(app: Flask) -> None:
         BABEL_DEFAULT_LOCALE=app.config["DEFAULT_LANGUAGE"],
         BABEL_DEFAULT_TIMEZONE="Europe/Amsterdam",
         RATELIMIT_STORAGE_URI=app.config["REDIS_URL"] or "memory://",
-        RATELIMIT_STORAGE_OPTIONS={"socket_timeout": 1, "socket_connect_timeout": 1},
+        # Redis answers in well under a millisecond; a blackholed one must not add a second to every post. Once it
+        # fails, limits count in memory per worker until a (backed-off) check finds it again.
+        RATELIMIT_STORAGE_OPTIONS={"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT},
         RATELIMIT_SWALLOW_ERRORS=True,  # Redis down: no throttling rather than a 500 (R-REL-4)
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_HEADERS_ENABLED=True,
         TEMPLATES_AUTO_RELOAD=app.config["DEBUG"],
         JSON_SORT_KEYS=False,
@@ -130,7 +137,9 @@ def _init_extensions(app: Flask) -> None:
     app.extensions["portal_socketio_server"] = socketio.server
     app.extensions["portal_limiter_state"] = (limiter._storage, limiter._limiter)  # same reason, for tests
     app.extensions["portal_redis"] = (
-        redis.Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1) if redis_url else None
+        redis.Redis.from_url(redis_url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT)
+        if redis_url
+        else None
     )
 
 

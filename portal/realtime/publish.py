@@ -1,15 +1,95 @@
-"""Everything services send to sockets goes through here, and only after the transaction commits."""
+"""Everything services send to sockets goes through here, and only after the transaction commits.
+
+What is sent is planned in the request, right after its commit (that needs the database); the sending itself leaves
+the request at once when a message queue carries it (``Outbox``): a Redis that is slow, blackholed or down must not
+hold up a post. The database stays the source of truth: whatever does not get out, clients fetch with ``resume``.
+"""
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import queue
+import time
+from collections.abc import Callable
+
+import socketio as socketio_lib
 
 from portal.core.db import on_commit
-from portal.extensions import socketio
+from portal.extensions import db, socketio
 from portal.realtime.manager import KICK_PREFIX
 
 NAMESPACE = "/live"
+OUTBOX_SIZE = 10_000  # sends waiting for the message queue; beyond this, new ones are dropped (clients resume)
 log = logging.getLogger(__name__)
+
+
+class Outbox:
+    """One sender per process, in order: emits and disconnects wait here, not in the request, for the message queue.
+
+    Without a message queue (one process, ``LocalManager``) a send is a local, immediate operation and runs in place,
+    so a page and the tests see its effect at once. With Redis each send may take the queue's timeouts (two attempts
+    of 2 s in python-socketio's ``RedisManager``); a post answered in ~29 s while Redis was blackholed, with its
+    transaction open. The background task is started by the Socket.IO server (a greenlet under gevent, a thread
+    otherwise) on first use in each worker process.
+    """
+
+    def __init__(self, size: int = OUTBOX_SIZE) -> None:
+        self.size = size
+        self._queue: queue.Queue | None = None
+        self._pid: int | None = None
+        self.dropped = 0
+
+    def send(self, server, action: Callable[[], None]) -> None:
+        if not isinstance(server.manager, socketio_lib.PubSubManager):
+            _run(action)
+            return
+        if self._queue is None or self._pid != os.getpid():  # a new worker after fork starts its own sender
+            self._queue, self._pid = queue.Queue(maxsize=self.size), os.getpid()
+            server.start_background_task(self._drain, self._queue)
+            atexit.register(self.flush)  # a CLI command (block a user, escalate) exits right after its commit
+        try:
+            self._queue.put_nowait(action)
+        except queue.Full:
+            self.dropped += 1
+            log.error("live updates: outbox full, a send was dropped (clients catch up with resume)")
+
+    def pending(self) -> int:
+        return self._queue.unfinished_tasks if self._queue is not None else 0
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait (at most ``timeout`` seconds) until every queued send has been tried; True if none is left."""
+        deadline = time.monotonic() + timeout
+        while self.pending() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self.pending()
+
+    @staticmethod
+    def _drain(waiting: queue.Queue) -> None:
+        while True:
+            action = waiting.get()
+            try:
+                _run(action)
+            finally:
+                waiting.task_done()
+
+
+def _run(action: Callable[[], None]) -> None:
+    try:
+        action()
+    except Exception:  # the queue is down: the events are in room_events, sockets re-check their session
+        log.exception("could not send a live update")
+
+
+outbox = Outbox()
+
+
+def _send(action: Callable[[], None]) -> None:
+    server = getattr(socketio, "server", None)
+    if server is None:  # the CLI or a test without sockets
+        return
+    outbox.send(server, action)
 
 
 def user_room(user_id: int) -> str:
@@ -21,13 +101,7 @@ def session_room(session_public_id) -> str:
 
 
 def _kick(room: str) -> None:
-    server = getattr(socketio, "server", None)
-    if server is None:  # the CLI or a test without sockets
-        return
-    try:
-        server.close_room(KICK_PREFIX + room, namespace=NAMESPACE)
-    except Exception:  # the queue is down: sockets re-check their session on every event and at reconnect
-        log.exception("could not disconnect sockets in %s", room)
+    _send(lambda: socketio.server.close_room(KICK_PREFIX + room, namespace=NAMESPACE))
 
 
 def disconnect_user(user_id: int) -> None:
@@ -54,11 +128,23 @@ def signal_event(kind: str, signal_id: int, room_seqs: list[tuple[int, int]]) ->
 def _emit_signal_event(kind: str, signal_id: int, room_seqs: list[tuple[int, int]]) -> None:
     if getattr(socketio, "server", None) is None:
         return
+    planned = _plan_safely(lambda: list(plan_signal_event(kind, signal_id, room_seqs)), f"{kind} {signal_id}")
+    for event_name, payload, channels in planned or ():
+        _send(lambda e=event_name, p=payload, c=channels: socketio.emit(e, p, to=c, namespace=NAMESPACE))
+
+
+def _plan_safely(plan: Callable[[], object], what: str):
+    """Run a plan's reads in a transaction of their own and end it: nothing stays open while sending. A database
+    error is rolled back here (a swallowed error left the session unusable: PendingRollbackError, a 500 later in
+    the request); the event itself is in room_events and reaches clients through ``resume``."""
     try:
-        for event_name, payload, channels in plan_signal_event(kind, signal_id, room_seqs):
-            socketio.emit(event_name, payload, to=channels, namespace=NAMESPACE)
-    except Exception:  # Redis down or similar: the event is in room_events; clients catch up with `resume`
-        log.exception("could not push %s for signal %s", kind, signal_id)
+        planned = plan()
+        db.session.commit()
+        return planned
+    except Exception:
+        db.session.rollback()
+        log.exception("could not plan the live update %s", what)
+        return None
 
 
 def plan_signal_event(kind: str, signal_id: int, room_seqs: list[tuple[int, int]]):
@@ -147,16 +233,7 @@ def plan_signal_event(kind: str, signal_id: int, room_seqs: list[tuple[int, int]
 
 def notify_user(user_id: int, event: str, payload: dict) -> None:
     """After commit: a personal notification to every socket of one user (on every worker)."""
-
-    def _send() -> None:
-        if getattr(socketio, "server", None) is None:
-            return
-        try:
-            socketio.emit(event, payload, to=user_room(user_id), namespace=NAMESPACE)
-        except Exception:
-            log.exception("could not notify user %s", user_id)
-
-    on_commit(_send)
+    on_commit(lambda: _send(lambda: socketio.emit(event, payload, to=user_room(user_id), namespace=NAMESPACE)))
 
 
 # --- meeting events ---------------------------------------------------------------------------------------------
@@ -181,12 +258,9 @@ def meeting_event(kind: str, meeting_id: int) -> None:
 def _emit_meeting_event(kind: str, meeting_id: int) -> None:
     if getattr(socketio, "server", None) is None:
         return
-    try:
-        payload = plan_meeting_event(kind, meeting_id)
-        if payload is not None:
-            socketio.emit(kind, payload, to=meeting_channel(meeting_id), namespace=NAMESPACE)
-    except Exception:  # Redis down or similar: the page shows the database state on reload
-        log.exception("could not push %s for meeting %s", kind, meeting_id)
+    payload = _plan_safely(lambda: plan_meeting_event(kind, meeting_id), f"{kind} {meeting_id}")
+    if payload is not None:
+        _send(lambda: socketio.emit(kind, payload, to=meeting_channel(meeting_id), namespace=NAMESPACE))
 
 
 def plan_meeting_event(kind: str, meeting_id: int) -> dict | None:

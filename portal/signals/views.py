@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -166,6 +166,10 @@ def _personal_data_found(form: SignalForm) -> list:
 def room(room_id: str):
     v = viewer()
     room_obj = queries.get_room_for(v, parse_public_id(room_id))
+    cursor = request.args.get("cursor") or None  # an empty cursor is the first page
+    after_id = queries.decode_cursor(cursor)
+    if cursor is not None and after_id is None:
+        abort(400)  # a forged or mangled "older signals" link: there is no such page to show
     form = RoomFilterForm(request.args)
     form.category.choices = _taxonomy_choices(Vocabulary.CATEGORY, _("All"))
     form.location_type.choices = _taxonomy_choices(Vocabulary.LOCATION_TYPE, _("All"))
@@ -177,7 +181,8 @@ def room(room_id: str):
         schools = [current_user.organisation] if current_user.organisation.is_school_location else []
     form.school.choices = choices(((str(s.public_id), s.name) for s in schools), blank=_("All"))
     signals, next_id, cards = [], None, []
-    if form.validate():
+    valid = form.validate()  # the errors are shown beside the fields, with status 400
+    if valid:
         school_public = parse_public_id(form.school.data) if form.school.data else None
         school_id = next((s.id for s in schools if s.public_id == school_public), -1) if school_public else None
         criteria = queries.SignalFilter(
@@ -190,7 +195,7 @@ def room(room_id: str):
             status=form.status.data or "",
             school_id=school_id,
             q=(form.q.data or "").strip(),
-            after_id=queries.decode_cursor(request.args.get("cursor")),
+            after_id=after_id,
         )
         signals, next_id = queries.list_signals(v, criteria)
         # Present before the commit: committing expires the loaded rows, and presenting them afterwards reloaded
@@ -207,7 +212,7 @@ def room(room_id: str):
         args=args,
         next_cursor=queries.encode_cursor(next_id) if next_id else None,
         may_post=has_permission(current_user, Permission.SIGNAL_CREATE),
-    )
+    ), (200 if valid else 400)
 
 
 # --- posting and editing -------------------------------------------------------------------------------------

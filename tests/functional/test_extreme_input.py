@@ -46,14 +46,6 @@ def _assert_clear_400(response, message: str | None = None) -> None:
 
 
 # --- room page and police overview ------------------------------------------------------------------------------
-# The room page's view is portal/signals/views.py: it still answers 200 with the form error and ignores a forged
-# cursor. The change it needs is in the report of issue 15 item 4; these tests pass once it is made.
-ROOM_VIEW_PENDING = pytest.mark.xfail(
-    strict=True, reason="portal/signals/views.py room(): 400 for an invalid filter or cursor (issue 15 item 4)"
-)
-
-
-@ROOM_VIEW_PENDING
 @pytest.mark.parametrize("field", ["start", "end"])
 @pytest.mark.parametrize("day", FAR_DATES)
 def test_room_page_refuses_far_dates(app, world, client, english, login_as, field, day):
@@ -62,7 +54,6 @@ def test_room_page_refuses_far_dates(app, world, client, english, login_as, fiel
     _assert_clear_400(client.get(f"/rooms/{room}?{field}={day}"), DATE_ERROR)
 
 
-@ROOM_VIEW_PENDING
 @pytest.mark.parametrize("cursor", FORGED_CURSORS)
 def test_room_page_refuses_forged_cursors(app, world, client, english, login_as, cursor):
     login_as(client, world["users"]["author"])
