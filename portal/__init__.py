@@ -128,7 +128,7 @@ def _init_extensions(app: Flask) -> None:
         max_http_buffer_size=64 * 1024,
         manage_session=False,  # the socket reads the signed cookie once; the DB session record is the truth
         http_compression=False,
-        websocket_compression=False,  # permessage-deflate triples memory per connection (PERFORMANCE.md)
+        websocket_compression=False,  # permessage-deflate triples memory per connection (docs/performance.md)
         logger=False,
         engineio_logger=False,
         json=SocketJSON,  # an undecodable event payload still reaches its handler, which acks an error

@@ -79,7 +79,7 @@ SETTINGS: tuple[Setting, ...] = (
         "SUPPRESSION_THRESHOLD",
         3,
         _as_int,
-        "Counts below this number are shown as `<3` in trend reports and their exports (DOMAIN.md E.9).",
+        "Counts below this number are shown as `<3` in trend reports and their exports (docs/domain.md E.9).",
     ),
 )
 

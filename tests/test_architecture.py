@@ -1,4 +1,4 @@
-"""The import rules of ARCHITECTURE.md, checked by walking the AST of every module in ``portal/``.
+"""The import rules of docs/architecture.md, checked by walking the AST of every module in ``portal/``.
 
 Imports inside functions count as much as those at the top: a late import is still a dependency.
 """

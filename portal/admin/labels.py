@@ -27,7 +27,7 @@ ORGANISATION_KINDS = {
 
 SECTORS = {sector: sector.value for sector in SchoolSector}
 
-# School levels (DOMAIN.md B.1). Codes are stored; they are Dutch terms without a translation.
+# School levels (docs/domain.md B.1). Codes are stored; they are Dutch terms without a translation.
 SCHOOL_LEVELS = [
     "praktijkonderwijs",
     "vmbo-b",

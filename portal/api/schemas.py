@@ -359,7 +359,7 @@ def response_input(data: dict) -> tuple[str, str]:
 
 
 def refuse_personal_data(values: dict, confirmation: str) -> None:
-    """The personal-data check of the HTML forms (DOMAIN.md E.2): free text that looks like a name, phone number,
+    """The personal-data check of the HTML forms (docs/domain.md E.2): free text that looks like a name, phone number,
     e-mail or home address is refused unless the client confirms it with a reason (``pii_confirmation``, recorded
     on the signal). The message names what kind of data was found, never the text itself."""
     if confirmation:

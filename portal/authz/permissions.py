@@ -1,4 +1,4 @@
-"""The catalogue: roles (DOMAIN.md B.5) and permissions named ``<scope>:<resource>:<action>``. Imports nothing."""
+"""The catalogue: roles (docs/domain.md B.5) and permissions named ``<scope>:<resource>:<action>``. Imports nothing."""
 
 from __future__ import annotations
 

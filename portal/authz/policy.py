@@ -80,7 +80,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[P]] = {
     ),
 }
 
-# Which permission organises the meetings of each kind of room (DOMAIN.md B.5, D.1): the district safety manager
+# Which permission organises the meetings of each kind of room (docs/domain.md B.5, D.1): the district safety manager
 # chairs the district networks, the covenant coordinator the city-wide network and the directors' consultation.
 # Keys are ``RoomKind`` values. Organising also needs a current seat in the room (meetings.queries checks it).
 MEETING_MANAGER_PERMISSION: dict[str, P] = {
@@ -96,7 +96,7 @@ def may_manage_meetings(user: User | None, room_kind: str) -> bool:
     return permission is not None and has_permission(user, permission)
 
 
-# Invited to a meeting without a seat in its room: the OM follows the meetings it is invited to (DOMAIN.md roles:
+# Invited to a meeting without a seat in its room: the OM follows the meetings it is invited to (docs/domain.md B.5:
 # "meeting materials where invited"). A guest reads the materials, exports them and comments on draft minutes, as far
 # as their own roles allow; nothing else of the room (its signals, its other meetings) opens for them.
 MEETING_GUEST_ROLES = frozenset({Role.OM_OFFICER})

@@ -45,5 +45,5 @@ def render_pdf(html: str) -> bytes:
 
 
 def watermark(user, moment: datetime) -> str:
-    """The text repeated on every page of an export: who downloaded it and when (DOMAIN.md E.13)."""
+    """The text repeated on every page of an export: who downloaded it and when (docs/domain.md E.13)."""
     return f"{user.display_name} · {user.organisation.name} · {moment.strftime('%Y-%m-%d %H:%M')} UTC"

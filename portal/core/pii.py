@@ -1,4 +1,4 @@
-"""A cautious detector of personal data in free text (DOMAIN.md E.2): names, phone numbers, e-mail addresses,
+"""A cautious detector of personal data in free text (docs/domain.md E.2): names, phone numbers, e-mail addresses,
 postcodes with house numbers, BSN-like numbers and licence plates. It warns; the user edits or confirms."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What the demo contains (DOMAIN.md C). Schools, boards and people are fictional; no incident is ever attached
+"""What the demo contains (docs/domain.md C). Schools, boards and people are fictional; no incident is ever attached
 to a real school."""
 
 DISTRICTS = [

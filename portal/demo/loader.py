@@ -192,7 +192,7 @@ def demo_assignments_count() -> int:
     return len(db.session.scalars(select(RoleAssignment).where(RoleAssignment.source == "demo")).all())
 
 
-# --- demo signals and meetings (DOMAIN.md C "Demo signals", D) ---------------------------------------------------
+# --- demo signals and meetings (docs/domain.md C.4 "Demo signals", D) -----------------------------------------
 
 # (client key, school code, days ago, category, subcategory, location, severity, scope, classification, summary,
 #  extra districts, themes). Fixed client keys: loading the demo again adds nothing.

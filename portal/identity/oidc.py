@@ -1,4 +1,4 @@
-"""Single sign-on with OpenID Connect, one identity provider per covenant party (SECURITY.md A1).
+"""Single sign-on with OpenID Connect, one identity provider per covenant party (docs/security.md A1).
 
 This module, ``oidc_config``, ``oidc_discovery`` and ``oidc_tokens`` are the protocol half and touch neither the
 request, the session nor the database:

@@ -1,4 +1,4 @@
-"""The per-party configuration of single sign-on with OpenID Connect (SECURITY.md A1), and the errors of the OIDC
+"""The per-party configuration of single sign-on with OpenID Connect (docs/security.md A1), and the errors of the OIDC
 modules.
 
 - :func:`parse_provider` checks one ``[identity_providers.<slug>]`` table of the configuration and returns a

@@ -1,4 +1,5 @@
-"""Discovery and signing keys of one OpenID Connect provider (SECURITY.md A1), the lower layer of ``oidc.Provider``:
+"""Discovery and signing keys of one OpenID Connect provider (docs/security.md A1), the lower layer of
+``oidc.Provider``:
 
 - discovery per provider, with time-outs and failure isolation: a broken discovery document marks that provider
   unavailable (retried after ``DISCOVERY_RETRY_SECONDS``) without affecting any other;

@@ -31,7 +31,7 @@ from portal.signals.models import TaxonomyTerm, Vocabulary
 
 S = MeetingStatus
 
-# The standard order of DOMAIN.md D.5 with a proposed length per item (minutes); pre-filled when the agenda opens.
+# The standard order of docs/domain.md D.5 with a proposed length per item (minutes); pre-filled when the agenda opens.
 STANDARD_AGENDA: tuple[tuple[str, int], ...] = (
     ("opening", 5),
     ("actielijst", 10),

@@ -82,7 +82,7 @@ def record_minutes_read(user: User, meeting: Meeting, *, ip: str, version: int |
 
 
 def record_export(user: User, meeting: Meeting, document: str, *, ip: str) -> None:
-    """Every export is audited (DOMAIN.md E.13)."""
+    """Every export is audited (docs/domain.md E.13)."""
     access = may_access(user, meeting)
     if not access.export:
         raise PermissionDenied("You may not export meeting documents.")

@@ -1,4 +1,4 @@
-"""Tables for network meetings (DOMAIN.md B.1, D): meetings and their status history, invitees, attendance, the
+"""Tables for network meetings (docs/domain.md B.1, D): meetings and their status history, invitees, attendance, the
 agenda, the call for input (school input, partner pictures), the trend report, minutes with versions and
 comments, and action items with their update history."""
 

@@ -1,5 +1,5 @@
 """The trend report: counts of a room's signals since the previous meeting, against the previous period of equal
-length, and the suppression of small numbers (DOMAIN.md D.4, E.9) that every output goes through.
+length, and the suppression of small numbers (docs/domain.md D.4, E.9) that every output goes through.
 
 ``generate`` reads the signal tables (read-only) and returns raw counts, stored with the report. ``present`` turns
 them into what people see: every count from 1 up to the threshold is shown as "<3", a total that would let a

@@ -1,4 +1,4 @@
-"""Tables for districts, areas and organisations of every kind in DOMAIN.md B.1 / C.2."""
+"""Tables for districts, areas and organisations of every kind in docs/domain.md B.1 / C.2."""
 
 from __future__ import annotations
 

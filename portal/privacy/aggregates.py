@@ -1,5 +1,5 @@
 """Counts for dashboards and reports, with small-number suppression applied before anything leaves the server
-(DOMAIN.md E.9): a cell below the threshold is returned as ``None`` and shown as "<3"; totals that would let
+(docs/domain.md E.9): a cell below the threshold is returned as ``None`` and shown as "<3"; totals that would let
 someone recompute a suppressed cell are suppressed as well (secondary suppression by row)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Retention (DOMAIN.md E.10, R-PRV-3): K3 detail is anonymised to K2 some time after closure; signals are deleted
+"""Retention (docs/domain.md E.10, R-PRV-3): K3 detail is anonymised to K2 some time after closure; signals are deleted
 some time after the incident, keeping a content-free deletion record so that counts survive. A legal hold stops
 both. Safe to run again: each step selects only what is still due."""
 

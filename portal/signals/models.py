@@ -1,4 +1,4 @@
-"""Reference data (taxonomy) as seeded, editable rows: one table, one vocabulary per list of DOMAIN.md B.2–B.4."""
+"""Reference data (taxonomy) as seeded, editable rows: one table, one vocabulary per list of docs/domain.md B.2–B.4."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ class TaxonomyTerm(PublicIdMixin, TimestampMixin, db.Model):
 
 
 class SharingScope(enum.StrEnum):
-    """Who the signal is shared with (DOMAIN.md B.1). Ordered from most to least restrictive."""
+    """Who the signal is shared with (docs/domain.md B.1). Ordered from most to least restrictive."""
 
     OWN_LOCATION = "eigen_locatie"
     OWN_BOARD = "eigen_bestuur"
@@ -133,7 +133,7 @@ signal_links = db.Table(  # related signals, stored once per pair (lower id firs
 
 
 class Signal(PublicIdMixin, TimestampMixin, db.Model):
-    """A signal (signaal/melding) about an incident or trend in or around a school (DOMAIN.md B.1)."""
+    """A signal (signaal/melding) about an incident or trend in or around a school (docs/domain.md B.1)."""
 
     __tablename__ = "signals"
     __table_args__ = (UniqueConstraint("created_by_id", "client_key"),)

@@ -1,4 +1,4 @@
-"""The reference lists of DOMAIN.md B.2–B.4 and C (themes), with Dutch and English labels.
+"""The reference lists of docs/domain.md B.2–B.4 and C (themes), with Dutch and English labels.
 
 Loaded into the taxonomy table by ``flask portal taxonomy load`` (idempotent: adds missing codes, never overwrites
 what an administrator edited). Each entry: (code, Dutch label, English label[, children]).

@@ -1,4 +1,4 @@
-"""What each kind of viewer sees of a signal: one configurable matrix (R-AZ-5, DOMAIN.md B.5).
+"""What each kind of viewer sees of a signal: one configurable matrix (R-AZ-5, docs/domain.md B.5).
 
 Every viewer falls in one *kind* (from their roles, in ``authz.policy.viewer_kind``). For each kind and
 classification the matrix lists the restricted fields the viewer may see, or ``None`` for "this viewer does not

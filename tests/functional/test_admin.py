@@ -595,7 +595,7 @@ def test_assign_role_validation(app, admin_client, token, world):
 
 
 def test_administrative_role_is_refused_for_a_single_sign_on_account(app, admin_client, admin, token, world):
-    """SECURITY.md / policy.ADMINISTRATIVE_ROLES: only break-glass accounts (a local password, and a second factor
+    """docs/security.md / policy.ADMINISTRATIVE_ROLES: only break-glass accounts (a local password, and a second factor
     outside demo mode) hold the administrator role. An administrator cannot hand it to an account that signs in
     through single sign-on only, neither through the screen nor through the service every caller uses."""
     from portal.authz.permissions import Role, ScopeType

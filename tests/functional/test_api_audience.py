@@ -74,7 +74,7 @@ SCHOOL_VIEW = {"K2": {"area", "details", "involved", "measures"}, "K3": {"involv
 
 
 def expected_visible(who: str, scope: str, classification: str) -> bool:
-    """Written out from DOMAIN.md B.5, independently of the query code."""
+    """Written out from docs/domain.md B.5, independently of the query code."""
     if who in ("author", "colleague"):
         return True  # the posting organisation
     if who in ("board_x", "revoked"):

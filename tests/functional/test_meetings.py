@@ -102,7 +102,7 @@ def test_the_whole_workflow_with_refused_steps(app, world, client, english, logi
     assert "cannot move to" in refused.get_data(as_text=True)
     assert set_status(client, meeting, "no_such_status").status_code == 400
 
-    # Opening the agenda pre-fills the standard order of DOMAIN.md D.5.
+    # Opening the agenda pre-fills the standard order of docs/domain.md D.5.
     assert set_status(client, meeting, "agenda_open").status_code == 302
     kinds = [k for k, *_ in agenda_items(app, meeting)]
     assert kinds == [

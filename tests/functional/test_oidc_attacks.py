@@ -1,5 +1,5 @@
 """Single sign-on against a programmable fake provider: every forged, replayed or mixed-up response fails closed
-(no session, an audit record with the reason), and the good path creates the right account (SECURITY.md A1).
+(no session, an audit record with the reason), and the good path creates the right account (docs/security.md A1).
 
 Two fake providers, ``alpha`` and ``beta``, run on loopback ports; the portal is a second app on the test database
 (``build_app``) configured with both. Tokens are crafted with joserfc.

@@ -1,4 +1,4 @@
-"""The personal-data check (DOMAIN.md E.2): catches Dutch examples, lets ordinary signal text through."""
+"""The personal-data check (docs/domain.md E.2): catches Dutch examples, lets ordinary signal text through."""
 
 import pytest
 

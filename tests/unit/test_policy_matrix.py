@@ -1,6 +1,6 @@
-"""The role × permission × expected matrix of the policy (ARCHITECTURE.md: "the most important file").
+"""The role × permission × expected matrix of the policy (docs/architecture.md: "the most important file").
 
-The table below is written out by hand from DOMAIN.md B.5 and the Allowed/Disallowed comments in
+The table below is written out by hand from docs/domain.md B.5 and the Allowed/Disallowed comments in
 ``portal/authz/policy.py``; it is deliberately *not* derived from ``ROLE_PERMISSIONS``. A change to the policy
 must change this table too, in the same review.
 """
