@@ -11,7 +11,7 @@ from portal.authz.policy import current_roles, permissions_of
 from portal.core.i18n import LANGUAGES
 from portal.core.security import safe_next
 from portal.extensions import db
-from portal.main.health import redis_ok
+from portal.main.health import degraded_parts, live_health
 from portal.rooms.queries import memberships_of
 
 bp = Blueprint("main", __name__)
@@ -41,7 +41,10 @@ def set_language():
 @bp.get("/healthz")
 @public
 def healthz():
-    """Database and (when configured) Redis status. ``degraded`` when Redis is down but the database is up."""
+    """Database, and when Redis is configured live delivery: Redis answers a ping and this worker's message-queue
+    listener is subscribed and receiving (``listener``: ``ok``, or its state: ``starting``, ``subscribing``,
+    ``broken``, ``silent``). ``degraded`` when live delivery is not ok but the database is; ``degraded`` lists
+    the parts that are not ok."""
     checks: dict[str, str] = {}
     try:
         db.session.execute(text("SELECT 1"))
@@ -49,16 +52,16 @@ def healthz():
     except Exception:
         db.session.rollback()
         checks["database"] = "unavailable"
-    redis_state = redis_ok()
-    if redis_state is not None:
-        checks["redis"] = "ok" if redis_state else "unavailable"
+    live = live_health()
+    checks.update(live)
+    degraded = degraded_parts(live)
     if checks["database"] != "ok":
         status, code = "unavailable", 503
-    elif checks.get("redis", "ok") != "ok":
+    elif degraded:
         status, code = "degraded", 200
     else:
         status, code = "ok", 200
-    response = jsonify(status=status, checks=checks)
+    response = jsonify(status=status, checks=checks, degraded=degraded)
     response.status_code = code
     if code == 503:
         response.headers["Retry-After"] = "30"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
-from flask import request
+from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import Namespace, SocketIO, disconnect, join_room
 from socketio.exceptions import ConnectionRefusedError as Refused
@@ -18,7 +18,9 @@ from portal.core.errors import DomainError
 from portal.core.limits import MAX_INT
 from portal.identity import tokens
 from portal.identity.web import current_session_record
+from portal.main.health import live_degraded
 from portal.realtime.publish import NAMESPACE, session_room, user_room
+from portal.realtime.status import watch as status_watch
 from portal.signals import queries
 from portal.signals.audience import channels_for
 from portal.signals.presenter import present
@@ -100,6 +102,7 @@ class LiveNamespace(Namespace):
             join_room(session_room(record.public_id))
         for channel in channels_for(queries.viewer_for(user)):
             join_room(channel)
+        status_watch.ensure_started(current_app._get_current_object(), NAMESPACE)
         return True
 
     def _token_user(self, auth, *, connecting: bool = False):
@@ -134,7 +137,9 @@ class LiveNamespace(Namespace):
         self.token_secrets.pop(request.sid, None)
 
     def on_resume(self, *args):
-        """``{"room": <room id>, "after": <seq>}`` → every event after ``seq`` the user may (still) see, in order."""
+        """``{"room": <room id>, "after": <seq>}`` → every event after ``seq`` the user may (still) see, in order,
+        and ``degraded``: whether this worker's live delivery is degraded now (later changes come as
+        ``live.status``)."""
         user = self._user()
         if user is None:
             disconnect()
@@ -165,7 +170,14 @@ class LiveNamespace(Namespace):
         ]
         # `after` for the next call: past the events the user may not see, unless the batch was cut short.
         next_after = rows[-1][0].seq if more else room.last_seq
-        return {"ok": True, "room": str(room.public_id), "events": events, "next_after": next_after, "more": more}
+        return {
+            "ok": True,
+            "room": str(room.public_id),
+            "events": events,
+            "next_after": next_after,
+            "more": more,
+            "degraded": live_degraded(),  # this worker's live delivery, as live.status reports its changes
+        }
 
 
 def register(socketio: SocketIO) -> None:
