@@ -1,11 +1,18 @@
-"""The gunicorn worker class production runs (README): gevent-websocket's, with a smaller read buffer per connection
-and an access log without query strings.
+"""The gunicorn worker class production runs (README): gevent-websocket's, with a smaller read buffer per connection,
+WebSocket messages refused by their declared length, and an access log without query strings.
 
 gevent's WSGI handler reads every connection through ``socket.makefile("rb", -1)``: an 8 KB buffer that lives as long
 as the connection. A WebSocket connection lives for hours and reads frames of a few hundred bytes (``resume``,
 ``meeting.watch``); HTTP requests here are small forms and JSON. With 1 KB the server holds ~7 KB less per connected
 client (`make bench`, tracemalloc: the buffered reader was the largest single item per socket); larger reads simply
 take more than one ``recv``.
+
+Message size: gevent-websocket reads every frame whole, whatever its header declares, and unmasks it in pure Python
+before python-engineio applies ``max_http_buffer_size``; one 8 MB frame from a socket that never signed in held the
+worker for 3-5 s. The handler turns each WebSocket it accepts into ``frames.PortalWebSocket``, which
+closes the connection with 1009 as soon as a header (or the sum of a fragmented message) declares more than 64 KiB
+(the app's ``max_http_buffer_size``), or more than 4 KiB before the socket's Socket.IO session has authenticated on
+``/live``, without reading the payload (``portal/realtime/frames.py``).
 
 Access log: search and filter terms (``?q=``, a school, a subject key) may name a pupil, and ``/socket.io/?sid=``
 carries a session id, so no log line of the portal ever holds a query string, of any route (docs/logging.md).
@@ -25,7 +32,10 @@ from datetime import timedelta
 from gevent import pywsgi
 from geventwebsocket.gunicorn.workers import GeventWebSocketWorker
 from geventwebsocket.handler import WebSocketHandler
+from geventwebsocket.websocket import WebSocket
 from gunicorn.workers.ggevent import GeventResponse
+
+from portal.realtime.frames import FrameGate, PortalWebSocket
 
 READ_BUFFER_BYTES = 1024
 _SECRET_HEADERS = {"authorization", "cookie", "set-cookie", "proxy-authorization"}
@@ -76,6 +86,16 @@ def loggable_headers(headers) -> list[tuple[str, str]]:
 class PortalWebSocketHandler(WebSocketHandler):
     def __init__(self, sock, address, server, rfile=None):
         super().__init__(sock, address, server, rfile=rfile or sock.makefile("rb", READ_BUFFER_BYTES))
+
+    def upgrade_connection(self):
+        """gevent-websocket's upgrade, with the WebSocket it made turned into a ``PortalWebSocket`` (same slots) that
+        reads within this connection's ``FrameGate``, before the application sees it."""
+        result = super().upgrade_connection()
+        websocket = getattr(self, "websocket", None)
+        if type(websocket) is WebSocket:
+            self.frame_gate = FrameGate(self.environ, self.application)
+            websocket.__class__ = PortalWebSocket
+        return result
 
     def log_request(self):
         log = getattr(self.server, "log", None)
