@@ -115,6 +115,7 @@ def measure(url: str) -> dict[str, str]:
                     "classification": "K2",
                     "sharing_scope": "stadsdeelnetwerk",
                     "status": "gedeeld",
+                    "shared_at": now,
                     "purpose": "convenant_veiligheid",
                     "legal_regime": "avg",
                     "recognised_count": 0,

@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SEED_VERSION = 3  # bump when what the seed writes changes: a cached database is then rebuilt
+SEED_VERSION = 4  # bump when what the seed writes changes: a cached database is then rebuilt
 BENCH_DOMAIN = "bench.example"
 BENCH_ROOM = "netwerk-stad"
 BENCH_DISTRICT = "STAD"
@@ -226,6 +226,7 @@ SIGNAL_COLUMNS = [
     "classification",
     "sharing_scope",
     "status",
+    "shared_at",
     "purpose",
     "legal_regime",
     "recognised_count",
@@ -361,6 +362,7 @@ def seed_signals(count: int, rng: random.Random) -> int:
                 "K3" if rng.random() < 0.2 else "K2",
                 scope,
                 status,
+                None if status == "concept" else created,  # shared_at
                 "convenant_veiligheid",
                 "avg",
                 0,

@@ -8,9 +8,11 @@ hold up a post. The database stays the source of truth: whatever does not get ou
 from __future__ import annotations
 
 import atexit
+import itertools
 import logging
 import os
 import queue
+import threading
 import time
 from collections.abc import Callable
 
@@ -21,39 +23,60 @@ from portal.extensions import db, socketio
 from portal.realtime.manager import KICK_PREFIX
 
 NAMESPACE = "/live"
-OUTBOX_SIZE = 10_000  # sends waiting for the message queue; beyond this, new ones are dropped (clients resume)
+OUTBOX_SIZE = 10_000  # emits waiting for the message queue; beyond this, new ones are dropped (clients resume)
+EMIT_STALE_AFTER = 30.0  # seconds: an emit still waiting by then is dropped; the page's resume has it by now
 log = logging.getLogger(__name__)
+
+# Priorities in the outbox: disconnects before emits. A disconnect (sign-out, a blocked account, a revoked seat) is
+# never dropped and never waits behind a backlog of emits (R-AZ-4); emits keep their order among themselves.
+KICK, EMIT = 0, 1
 
 
 class Outbox:
-    """One sender per process, in order: emits and disconnects wait here, not in the request, for the message queue.
+    """One sender per process: emits and disconnects wait here, not in the request, for the message queue.
 
     Without a message queue (one process, ``LocalManager``) a send is a local, immediate operation and runs in place,
     so a page and the tests see its effect at once. With Redis each send may take the queue's timeouts (two attempts
     of 2 s in python-socketio's ``RedisManager``); a post answered in ~29 s while Redis was blackholed, with its
     transaction open. The background task is started by the Socket.IO server (a greenlet under gevent, a thread
-    otherwise) on first use in each worker process.
+    otherwise) on first use in each worker process, and again if it ever died.
+
+    Emits are bounded in number and in age: payloads planned at commit time must not reach, hours later, whoever
+    is in a channel by then. Clients fill any hole with ``resume``, which reads the database with today's rights.
     """
 
-    def __init__(self, size: int = OUTBOX_SIZE) -> None:
+    def __init__(self, size: int = OUTBOX_SIZE, stale_after: float = EMIT_STALE_AFTER) -> None:
         self.size = size
-        self._queue: queue.Queue | None = None
+        self.stale_after = stale_after
+        self._queue: queue.PriorityQueue | None = None
         self._pid: int | None = None
+        self._drainer = None
+        self._order = itertools.count()
+        self._lock = threading.Lock()
         self.dropped = 0
 
-    def send(self, server, action: Callable[[], None]) -> None:
+    def send(self, server, action: Callable[[], None], *, priority: int = EMIT) -> None:
         if not isinstance(server.manager, socketio_lib.PubSubManager):
             _run(action)
             return
-        if self._queue is None or self._pid != os.getpid():  # a new worker after fork starts its own sender
-            self._queue, self._pid = queue.Queue(maxsize=self.size), os.getpid()
-            server.start_background_task(self._drain, self._queue)
-            atexit.register(self.flush)  # a CLI command (block a user, escalate) exits right after its commit
-        try:
-            self._queue.put_nowait(action)
-        except queue.Full:
-            self.dropped += 1
-            log.error("live updates: outbox full, a send was dropped (clients catch up with resume)")
+        waiting = self._running_queue(server)
+        if priority == EMIT and waiting.qsize() >= self.size:
+            self._drop("outbox full")
+            return
+        waiting.put((priority, next(self._order), time.monotonic(), action))
+
+    def _running_queue(self, server) -> queue.PriorityQueue:
+        with self._lock:
+            if self._queue is None or self._pid != os.getpid():  # a new worker after fork starts its own sender
+                self._queue, self._pid, self._drainer = queue.PriorityQueue(), os.getpid(), None
+                atexit.register(self.flush)  # a CLI command (block a user, escalate) exits right after its commit
+            if self._drainer is None or _finished(self._drainer):
+                self._drainer = server.start_background_task(self._drain, self._queue)
+            return self._queue
+
+    def _drop(self, why: str) -> None:
+        self.dropped += 1
+        log.error("live updates: %s, an emit was dropped (clients catch up with resume)", why)
 
     def pending(self) -> int:
         return self._queue.unfinished_tasks if self._queue is not None else 0
@@ -65,14 +88,24 @@ class Outbox:
             time.sleep(0.01)
         return not self.pending()
 
-    @staticmethod
-    def _drain(waiting: queue.Queue) -> None:
+    def _drain(self, waiting: queue.PriorityQueue) -> None:
         while True:
-            action = waiting.get()
+            priority, _order, queued_at, action = waiting.get()
             try:
-                _run(action)
+                if priority == EMIT and time.monotonic() - queued_at > self.stale_after:
+                    self._drop(f"emit older than {self.stale_after:.0f} s")
+                else:
+                    _run(action)
             finally:
                 waiting.task_done()
+
+
+def _finished(task) -> bool:
+    """Whether a background task (a thread, or a greenlet under gevent) has ended."""
+    alive = getattr(task, "is_alive", None)
+    if alive is not None:
+        return not alive()
+    return bool(getattr(task, "dead", False))
 
 
 def _run(action: Callable[[], None]) -> None:
@@ -85,11 +118,11 @@ def _run(action: Callable[[], None]) -> None:
 outbox = Outbox()
 
 
-def _send(action: Callable[[], None]) -> None:
+def _send(action: Callable[[], None], *, priority: int = EMIT) -> None:
     server = getattr(socketio, "server", None)
     if server is None:  # the CLI or a test without sockets
         return
-    outbox.send(server, action)
+    outbox.send(server, action, priority=priority)
 
 
 def user_room(user_id: int) -> str:
@@ -101,7 +134,15 @@ def session_room(session_public_id) -> str:
 
 
 def _kick(room: str) -> None:
-    _send(lambda: socketio.server.close_room(KICK_PREFIX + room, namespace=NAMESPACE))
+    """Disconnect every socket in ``room``: this worker's at once, the other workers' through the message queue."""
+    server = getattr(socketio, "server", None)
+    if server is None:  # the CLI or a test without sockets
+        return
+    local = getattr(server.manager, "_disconnect_local_participants", None)
+    if local is not None and isinstance(server.manager, socketio_lib.PubSubManager):
+        _run(lambda: local(room, NAMESPACE))
+    server_close = server.close_room
+    _send(lambda: server_close(KICK_PREFIX + room, namespace=NAMESPACE), priority=KICK)
 
 
 def disconnect_user(user_id: int) -> None:
@@ -134,13 +175,12 @@ def _emit_signal_event(kind: str, signal_id: int, room_seqs: list[tuple[int, int
 
 
 def _plan_safely(plan: Callable[[], object], what: str):
-    """Run a plan's reads in a transaction of their own and end it: nothing stays open while sending. A database
-    error is rolled back here (a swallowed error left the session unusable: PendingRollbackError, a 500 later in
-    the request); the event itself is in room_events and reaches clients through ``resume``."""
+    """Run a plan's reads after the commit. The sending happens in the outbox, outside the request's transaction,
+    so nothing waits on the message queue with a transaction open. A database error is rolled back here (a swallowed
+    error left the session unusable: PendingRollbackError, a 500 later in the request); the event itself is in
+    room_events and reaches clients through ``resume``."""
     try:
-        planned = plan()
-        db.session.commit()
-        return planned
+        return plan()
     except Exception:
         db.session.rollback()
         log.exception("could not plan the live update %s", what)

@@ -31,7 +31,6 @@ from portal.signals.models import (
     Classification,
     SharingScope,
     Signal,
-    SignalStatus,
     signal_districts,
     signal_recipients,
 )
@@ -189,14 +188,14 @@ def audience_clause(viewer: Viewer):
     others = and_(
         or_(*shared) if shared else false(),
         Signal.classification.in_(allowed) if allowed else false(),
-        Signal.status != SignalStatus.DRAFT,
+        Signal.shared_at.is_not(None),  # drafts, and drafts withdrawn unshared, are their author's alone
     )
     if not viewer.reads_rooms:
         return others
-    # Drafts are seen by their author only.
+    # Drafts (and drafts withdrawn without being shared) are seen by their author only.
     return or_(
         Signal.created_by_id == viewer.user_id,
-        and_(viewer.own_clause(), Signal.status != SignalStatus.DRAFT),
+        and_(viewer.own_clause(), Signal.shared_at.is_not(None)),
         others,
     )
 

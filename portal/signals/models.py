@@ -172,6 +172,9 @@ class Signal(PublicIdMixin, TimestampMixin, db.Model):
     retention_until: Mapped[date | None] = mapped_column(Date)
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # retention counts from closure
+    # When the signal was first shared; None for a draft and for a draft withdrawn without ever being shared, which
+    # stays its author's alone (docs/security.md, "Who reads a signal").
+    shared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     police_picked_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # what the school sees of follow-up
     pii_confirmation: Mapped[str] = mapped_column(String(200), default="", server_default="")  # reason given

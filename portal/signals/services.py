@@ -198,6 +198,8 @@ def create_signal(author: User, data: SignalInput, *, ip: str) -> Created:
     if status not in (SignalStatus.DRAFT, SignalStatus.SHARED):
         raise ValidationFailed("A new signal is a draft or shared.", field="status")
     signal.status = status
+    if status is SignalStatus.SHARED:
+        signal.shared_at = utcnow()
     today = utcnow().date()
     signal.retention_until = today + timedelta(days=5 * 365)
     # The same key submitted twice at the same moment (a double click, a retry after a client time-out): the second
@@ -237,7 +239,7 @@ def create_signal(author: User, data: SignalInput, *, ip: str) -> Created:
 
 
 def _raise_acute_if_needed(signal: Signal) -> None:
-    if signal.severity.code == ACUTE and signal.status is not SignalStatus.DRAFT:
+    if signal.severity.code == ACUTE and signal.shared_at is not None:
         from portal.police.services import raise_acute
 
         raise_acute(signal)
@@ -358,7 +360,7 @@ TRANSITIONS = {
 
 def update_signal(author: User, public_id, data: SignalInput, *, ip: str) -> Signal:
     signal = own_signal(author, public_id)
-    was_shared = signal.status is not SignalStatus.DRAFT
+    was_shared = signal.shared_at is not None
     _apply(signal, data, school=signal.school_location, district=signal.district)
     new_status = _choice(SignalStatus, data.status or signal.status.value, "status")
     if new_status is not signal.status:
@@ -366,7 +368,7 @@ def update_signal(author: User, public_id, data: SignalInput, *, ip: str) -> Sig
     signal.updated_at = utcnow()
     db.session.flush()
     audit.record("signal.update", actor=author, ip=ip, object_type="signal", object_id=str(signal.public_id))
-    if signal.status is not SignalStatus.DRAFT:
+    if signal.shared_at is not None:  # a draft, shared or not yet, or withdrawn unshared, stays unpublished
         append_events(signal, "signal.updated" if was_shared else "signal.created")
         _raise_acute_if_needed(signal)
     return signal
@@ -382,12 +384,15 @@ def _change_status(signal: Signal, status: SignalStatus, actor: User) -> None:
     )
     signal.status = status
     signal.closed_at = utcnow() if status is SignalStatus.CLOSED else None
+    if status is SignalStatus.SHARED and signal.shared_at is None:
+        signal.shared_at = utcnow()
 
 
 def set_status(author: User, public_id, status: str, *, ip: str) -> Signal:
-    """Close, reopen or withdraw an own signal; sharing a draft publishes it to the rooms."""
+    """Close, reopen or withdraw an own signal; sharing a draft publishes it to the rooms. Withdrawing a draft that
+    was never shared publishes nothing: it stays its author's alone."""
     signal = own_signal(author, public_id)
-    was_draft = signal.status is SignalStatus.DRAFT
+    was_shared = signal.shared_at is not None
     _change_status(signal, _choice(SignalStatus, status, "status"), author)
     signal.updated_at = utcnow()
     db.session.flush()
@@ -399,8 +404,9 @@ def set_status(author: User, public_id, status: str, *, ip: str) -> Signal:
         object_id=str(signal.public_id),
         details={"to": signal.status.value},
     )
-    append_events(signal, "signal.created" if was_draft else "signal.updated")
-    _raise_acute_if_needed(signal)
+    if signal.shared_at is not None:
+        append_events(signal, "signal.updated" if was_shared else "signal.created")
+        _raise_acute_if_needed(signal)
     return signal
 
 
@@ -451,7 +457,9 @@ def recognise(user: User, public_id, *, ip: str) -> Signal:
         raise PermissionDenied("You may not respond to signals.")
     viewer = queries.viewer_for(user)
     signal = queries.get_visible_signal(viewer, public_id)
-    if viewer.is_own(signal):
+    # Organisation-wide, unlike reading as one's own: "herkenbaar" counts other organisations that see the same,
+    # so a colleague of the poster in another district does not add to it either.
+    if viewer.is_own(signal) or signal.organisation_id == viewer.organisation_id:
         raise ValidationFailed("You cannot recognise a signal of your own organisation.", field="signal")
     exists = db.session.scalar(
         select(SignalRecognition.id).where(

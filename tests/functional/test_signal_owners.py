@@ -207,10 +207,14 @@ def test_manager_of_another_district_reads_a_city_wide_signal_as_a_room_member_n
         "patch": 404,
     }
     assert stored(app, signal) == ("Mes bij de ingang (stedelijk K3)", "gedeeld")
-    # It may recognise the signal from district B: it is not its own.
+    # Nor does it count as "herkenbaar" for its own organisation's signal: that counts other organisations.
     login_as(client, manager_b)
     token = csrf_token(client, f"/signals/{signal.public_id}")
-    assert client.post(f"/signals/{signal.public_id}/recognise", data={"csrf_token": token}).status_code == 302
+    client.post(f"/signals/{signal.public_id}/recognise", data={"csrf_token": token})
+    with app.app_context():
+        from portal.signals.models import Signal
+
+        assert db.session.get(Signal, signal.id).recognised_count == 0
 
 
 def test_a_colleague_in_the_same_district_reads_and_edits_the_signal_as_its_own(app, client, owners, login_as):
@@ -284,3 +288,30 @@ def test_the_school_concerned_reads_in_full_and_responds_but_does_not_rewrite(ap
     # The poster still edits it.
     login_as(client, owners["users"]["manager_a"])
     assert client.get(f"/signals/{signal.public_id}/edit").status_code == 200
+
+
+# --- drafts ------------------------------------------------------------------------------------------------------
+
+
+def test_a_draft_withdrawn_without_being_shared_stays_its_authors_alone(app, client, owners, login_as):
+    """Withdrawing a draft used to publish it: a live ``signal.created`` to the rooms and readable by every room
+    member over the API, though it was never shared."""
+    from portal.signals.models import RoomEvent
+
+    author = owners["users"]["manager_a"]
+    draft = post_as(app, author, classification="K2", status="concept")
+    login_as(client, author)
+    token = csrf_token(client, f"/signals/{draft.public_id}")
+    assert (
+        client.post(
+            f"/signals/{draft.public_id}/status", data={"csrf_token": token, "status": "ingetrokken"}
+        ).status_code
+        == 302
+    )
+    assert stored(app, draft)[1] == "ingetrokken"
+    with app.app_context():
+        assert db.session.query(RoomEvent).filter_by(signal_id=draft.id).count() == 0
+    for who in ("manager_a2", "police_a", "partner_a"):
+        got = reads(app, client, login_as, owners["users"][who], draft)
+        assert (got["html"], got["api"], got["listed"], got["socket"]) == (404, 404, False, []), who
+    assert reads(app, client, login_as, author, draft)["api"] == 200
