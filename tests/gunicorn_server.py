@@ -5,10 +5,9 @@ started it (SIGTERM to the gunicorn master, which stops its workers)."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
-from tests.servers import HOST, ROOT, PortalServer, portal_env
+from tests.servers import HOST, ROOT, PortalServer
 
 WORKER_CLASS = "portal.realtime.worker.PortalWebSocketWorker"
 
@@ -18,10 +17,13 @@ class GunicornServer(PortalServer):
         super().__init__(*args, **kwargs)
         self.workers = workers
 
-    def start(self) -> GunicornServer:
-        env = portal_env(self.database_url, base_url=self.base_url, redis_url=self.redis_url)
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
         env["PORTAL_SOCKETIO_ASYNC_MODE"] = "gevent"  # as in production: wsgi.py monkey-patches first
-        command = [
+        return env
+
+    def command(self) -> list[str]:
+        return [
             sys.executable,
             "-m",
             "gunicorn",
@@ -38,14 +40,3 @@ class GunicornServer(PortalServer):
             "--no-control-socket",
             "wsgi:app",
         ]
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return self

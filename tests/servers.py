@@ -119,13 +119,19 @@ class PortalServer:
         self.log_path = log_dir / f"{name}-{self.port}.log"
         self.process: subprocess.Popen | None = None
 
+    def command(self) -> list[str]:
+        """What runs the server; subclasses serve it otherwise (gunicorn, as in production)."""
+        return flask_cli("portal", "serve", "--host", HOST, "--port", str(self.port))
+
+    def environment(self) -> dict[str, str]:
+        return portal_env(self.database_url, base_url=self.base_url, redis_url=self.redis_url)
+
     def start(self) -> PortalServer:
-        env = portal_env(self.database_url, base_url=self.base_url, redis_url=self.redis_url)
         with open(self.log_path, "wb") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
-                flask_cli("portal", "serve", "--host", HOST, "--port", str(self.port)),
+                self.command(),
                 cwd=ROOT,
-                env=env,
+                env=self.environment(),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -5,6 +5,7 @@ not trusted beyond the connect."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 
@@ -26,6 +27,7 @@ from portal.signals.audience import channels_for
 from portal.signals.presenter import present
 
 EVENTS_PER_MINUTE = 120
+log = logging.getLogger(__name__)
 MAX_TOKEN_TEXT = 256  # personal access tokens are far shorter; a megabyte "token" is not hashed and looked up
 
 
@@ -182,6 +184,19 @@ class LiveNamespace(Namespace):
 
 def register(socketio: SocketIO) -> None:
     socketio.on_namespace(LiveNamespace(NAMESPACE))
+    socketio.on_error(NAMESPACE)(_unexpected)
+
+
+def _unexpected(error: Exception):
+    """Any other failure in a handler (the database down, a bug): roll back, log, and answer -- a connect is
+    refused (fail closed, R-AZ-1), an event gets an error ack instead of silence."""
+    from portal.extensions import db
+
+    db.session.rollback()
+    log.error("live event failed: %s", error.__class__.__name__, exc_info=error)
+    if (getattr(request, "event", None) or {}).get("message") == "connect":
+        return False
+    return _error("unavailable")
 
 
 # --- meetings ---------------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from tests.realtime.test_signal_fanout import (  # noqa: F401 (token_socket is a
     post_signal,
     token_socket,
 )
-from tests.servers import HOST, ROOT, PortalServer, flask_cli, free_port, portal_env, sqlite_url, start_servers
+from tests.servers import HOST, PortalServer, free_port, sqlite_url, start_servers
 
 pytestmark = [pytest.mark.redis, pytest.mark.xdist_group("servers")]
 
@@ -322,20 +322,10 @@ class ChannelServer(PortalServer):
         super().__init__(*args, **kwargs)
         self.channel = channel
 
-    def start(self) -> ChannelServer:
-        env = portal_env(self.database_url, base_url=self.base_url, redis_url=self.redis_url)
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
         env["PORTAL_SOCKETIO_CHANNEL"] = self.channel
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                flask_cli("portal", "serve", "--host", HOST, "--port", str(self.port)),
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return self
+        return env
 
 
 def health(server: PortalServer) -> dict:

@@ -14,6 +14,7 @@ import sys
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
 from portal.core.json import UNREADABLE, SocketJSON
 from portal.extensions import socketio
@@ -182,3 +183,16 @@ def test_a_real_worker_answers_malformed_events_and_keeps_serving(server, live_s
         sys.setrecursionlimit(limit)
     assert call({"room": room, "after": 0}) == {"ok": False, "error": "not_found"}
     assert socket.connected
+
+
+# --- failures inside a handler ----------------------------------------------------------------------------------
+
+
+def test_a_database_failure_in_a_handler_answers_an_error_ack(app, world, client, login_as, room_id, dbs):
+    """Not silence and no half-finished transaction: the table resume reads is gone (inside the test's transaction,
+    which is rolled back afterwards), the handler fails in the database, and the client hears why."""
+    sock = connect(app, client, login_as, world["users"]["author"])
+    dbs.execute(sa.text("DROP TABLE room_events"))
+    ack = sock.emit("resume", {"room": room_id, "after": 0}, namespace=NAMESPACE, callback=True)
+    assert ack == {"ok": False, "error": "unavailable"}
+    assert sock.is_connected(NAMESPACE)
