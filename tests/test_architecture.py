@@ -157,6 +157,42 @@ def test_views_never_touch_realtime(path):
     assert bad == [], f"{_rel(path)}: live events come from services (publish on commit), never from views"
 
 
+# The transport (the outbox, the client manager, the worker, frames, live status) knows sockets and nothing of the
+# domains: what an event says and to whom is planned in signals/events.py and meetings/events.py. The ``/live``
+# namespace handlers (namespaces.py) are an adapter like the views and may call domain queries and services.
+DOMAIN_PACKAGES = (
+    "admin",
+    "api",
+    "audit",
+    "identity",
+    "meetings",
+    "organisations",
+    "police",
+    "privacy",
+    "rooms",
+    "signals",
+)
+TRANSPORT_MODULES = [p for p in MODULES if p.parent.name == "realtime" and p.name not in {"namespaces.py"}]
+
+
+@pytest.mark.parametrize("path", TRANSPORT_MODULES, ids=_rel)
+def test_the_realtime_transport_imports_no_domain(path):
+    domains = tuple(f"portal.{name}" for name in DOMAIN_PACKAGES)
+    bad = [f"line {i.line}: {i.module}" for i in _portal_imports(path) if i.module.startswith(domains)]
+    assert bad == [], f"{_rel(path)}: the transport carries events; the domains plan them (signals/events.py)"
+
+
+def test_only_the_audience_module_names_socket_channels():
+    """Channel names (``aud:``, ``org:``, ``own:``, ``named:``) decide who hears a signal: one module builds them."""
+    pattern = ('f"aud:', 'f"org:', 'f"own:', 'f"named:')
+    found = [
+        _rel(path)
+        for path in MODULES
+        if any(p in path.read_text(encoding="utf-8") for p in pattern) and path.name != "audience.py"
+    ]
+    assert found == []
+
+
 SERVICE_MODULES = [p for p in MODULES if p.name == "services.py"]
 
 

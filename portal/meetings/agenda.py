@@ -12,7 +12,7 @@ from portal.core.errors import PermissionDenied, ValidationFailed
 from portal.core.text import clean_text
 from portal.extensions import db
 from portal.identity.models import User
-from portal.meetings import queries
+from portal.meetings import events, queries
 from portal.meetings.guards import (
     TITLE_MAX,
     audit_meeting,
@@ -25,7 +25,6 @@ from portal.meetings.guards import (
     visible_signals,
 )
 from portal.meetings.models import AgendaItem, Meeting, MeetingStatus
-from portal.realtime import publish
 from portal.signals import queries as signal_queries
 from portal.signals.models import TaxonomyTerm, Vocabulary
 
@@ -154,7 +153,7 @@ def propose_item(user: User, meeting: Meeting, data: ItemInput, *, ip: str) -> A
     db.session.add(item)
     db.session.flush()
     audit_meeting("meeting.agenda.propose", user, meeting, ip, item=str(item.public_id), kind=item.kind.code)
-    publish.meeting_event("meeting.agenda", meeting.id)
+    events.meeting_event("meeting.agenda", meeting.id)
     return item
 
 
@@ -183,7 +182,7 @@ def update_item(user: User, meeting: Meeting, item: AgendaItem, data: ItemInput,
     item.updated_at = utcnow()
     db.session.flush()
     audit_meeting("meeting.agenda.update", user, meeting, ip, item=str(item.public_id))
-    publish.meeting_event("meeting.agenda", meeting.id)
+    events.meeting_event("meeting.agenda", meeting.id)
     return item
 
 
@@ -201,7 +200,7 @@ def decide_item(user: User, meeting: Meeting, item: AgendaItem, accept: bool, *,
     audit_meeting(
         "meeting.agenda.accept" if accept else "meeting.agenda.remove", user, meeting, ip, item=str(item.public_id)
     )
-    publish.meeting_event("meeting.agenda", meeting.id)
+    events.meeting_event("meeting.agenda", meeting.id)
 
 
 def _renumber(items: list[AgendaItem]) -> None:
@@ -221,7 +220,7 @@ def reorder(user: User, meeting: Meeting, ordered_ids: list, *, ip: str) -> list
         raise ValidationFailed("The new order must list every agenda item once.", field="order")
     _renumber([by_id[w] for w in wanted])
     audit_meeting("meeting.agenda.reorder", user, meeting, ip)
-    publish.meeting_event("meeting.agenda", meeting.id)
+    events.meeting_event("meeting.agenda", meeting.id)
     return [by_id[w] for w in wanted]
 
 

@@ -6,10 +6,9 @@ from portal.core.errors import Conflict, PermissionDenied, ValidationFailed
 from portal.core.sanitize import html_to_text
 from portal.extensions import db
 from portal.identity.models import User
-from portal.meetings import queries
+from portal.meetings import events, queries
 from portal.meetings.guards import audit_meeting, may_access, require_manage, require_status, rich_text
 from portal.meetings.models import Meeting, MeetingStatus, Minutes, MinutesComment, MinutesVersion
-from portal.realtime import publish
 
 S = MeetingStatus
 
@@ -50,7 +49,7 @@ def save_minutes(
     db.session.add(version)
     db.session.flush()
     audit_meeting("meeting.minutes.save", user, meeting, ip, version=version.version, confirmed=confirmed)
-    publish.meeting_event("meeting.minutes", meeting.id)
+    events.meeting_event("meeting.minutes", meeting.id)
     return version
 
 

@@ -22,7 +22,7 @@ from portal.core.errors import Conflict, PermissionDenied, ValidationFailed
 from portal.core.text import clean_text
 from portal.extensions import db
 from portal.identity.models import User
-from portal.meetings import queries
+from portal.meetings import events, queries
 from portal.meetings.agenda import _prefill_agenda, carry_open_actions
 from portal.meetings.guards import TITLE_MAX, audit_meeting, may_access, minutes_of_day, require_manage, require_status
 from portal.meetings.minutes import MINUTES_EDITABLE
@@ -164,7 +164,7 @@ def update_meeting(user: User, meeting: Meeting, data: MeetingInput, *, ip: str)
     meeting.updated_at = utcnow()
     db.session.flush()
     audit_meeting("meeting.update", user, meeting, ip)
-    publish.meeting_event("meeting.status", meeting.id)
+    events.meeting_event("meeting.status", meeting.id)
     return meeting
 
 
@@ -222,8 +222,8 @@ def change_status(user: User, meeting: Meeting, target: str, *, ip: str, today: 
     meeting.updated_at = utcnow()
     db.session.flush()
     audit_meeting("meeting.status", user, meeting, ip, to=new.value)
-    publish.meeting_event("meeting.status", meeting.id)
-    publish.meeting_event("meeting.agenda", meeting.id)
+    events.meeting_event("meeting.status", meeting.id)
+    events.meeting_event("meeting.agenda", meeting.id)
     return meeting
 
 
@@ -251,7 +251,7 @@ def watch(user: User, meeting: Meeting, *, editing: bool) -> list[User]:
         changed = True
     db.session.flush()
     if changed:
-        publish.meeting_event("meeting.presence", meeting.id)
+        events.meeting_event("meeting.presence", meeting.id)
     return queries.editors(meeting)
 
 

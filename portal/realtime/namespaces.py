@@ -212,7 +212,7 @@ def _on_meeting_watch(self, *args):
     from portal.meetings import presenter as meeting_presenter
     from portal.meetings import queries as meeting_queries
     from portal.meetings import services as meeting_services
-    from portal.realtime.publish import meeting_channel
+    from portal.meetings.events import meeting_channel
 
     user = self._user()
     if user is None:

@@ -14,7 +14,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import socketio as socketio_lib
 
@@ -155,22 +155,21 @@ def disconnect_user_session(user_id: int, session_public_id) -> None:
     on_commit(lambda: _kick(session_room(session_public_id)))
 
 
-# --- signal events --------------------------------------------------------------------------------------------
+# --- events planned by the domains ---------------------------------------------------------------------------
 #
-# The channels and who reads a signal as their own are the audience rule's (portal/signals/audience.py). An event is
-# encoded once per variant and emitted to the list of channels of that variant: no per-recipient loop.
+# What an event says and to whom is the domain's (signals/events.py, meetings/events.py): it plans, after the
+# commit, a list of (event, payload, channels); this module only carries them.
 
 
-def signal_event(kind: str, signal_id: int, room_seqs: list[tuple[int, int]]) -> None:
-    """After commit: push ``kind`` for the signal to every socket whose user may see it, in each room's stream."""
-    on_commit(lambda: _emit_signal_event(kind, signal_id, room_seqs))
+def emit_after_commit(plan: Callable[[], Iterable[tuple[str, dict, list[str] | str]]], what: str) -> None:
+    """After commit: run ``plan`` (it may read the database) and send each (event, payload, channels) it yields."""
+    on_commit(lambda: _emit_planned(plan, what))
 
 
-def _emit_signal_event(kind: str, signal_id: int, room_seqs: list[tuple[int, int]]) -> None:
+def _emit_planned(plan, what: str) -> None:
     if getattr(socketio, "server", None) is None:
         return
-    planned = _plan_safely(lambda: list(plan_signal_event(kind, signal_id, room_seqs)), f"{kind} {signal_id}")
-    for event_name, payload, channels in planned or ():
+    for event_name, payload, channels in _plan_safely(lambda: list(plan()), what) or ():
         _send(lambda e=event_name, p=payload, c=channels: socketio.emit(e, p, to=c, namespace=NAMESPACE))
 
 
@@ -187,127 +186,6 @@ def _plan_safely(plan: Callable[[], object], what: str):
         return None
 
 
-def plan_signal_event(kind: str, signal_id: int, room_seqs: list[tuple[int, int]]):
-    """Yield (event, payload, channels) per variant. Pure planning over the database: tested without sockets."""
-    from sqlalchemy import select
-
-    from portal.extensions import db
-    from portal.identity.models import User
-    from portal.organisations.models import Organisation
-    from portal.rooms.models import Room, RoomMembership
-    from portal.rooms.queries import current_membership_clause
-    from portal.signals import audience
-    from portal.signals.models import SharingScope, Signal
-    from portal.signals.presenter import present
-    from portal.signals.queries import _eager, load_reference_data
-    from portal.signals.visibility import OWN_FIELDS, POLICE_DETAILS, VIEWER_KINDS
-
-    signal = db.session.scalar(select(Signal).where(Signal.id == signal_id).options(*_eager()))
-    if signal is None:
-        return
-    load_reference_data([signal])
-    visibility = audience.matrix()
-    own_orgs = audience.owner_organisations(signal)
-    classification = signal.classification.value
-    variants = {
-        k: present(signal, visibility[k][classification])
-        for k in VIEWER_KINDS
-        if visibility[k][classification] is not None
-    }
-    # The posting organisation sees its own fields; police details only where its row of the matrix grants them.
-    own_fields = {
-        k: OWN_FIELDS | ((visibility[k][classification] or frozenset()) & {POLICE_DETAILS}) for k in VIEWER_KINDS
-    }
-    own_variants: dict[frozenset, tuple[dict, list[str]]] = {}
-    for k, fields in own_fields.items():
-        own_variants.setdefault(fields, (present(signal, fields), []))[1].append(k)
-    rooms = {r.id: r for r in db.session.scalars(select(Room).where(Room.id.in_([r for r, _ in room_seqs])))}
-
-    scope = signal.sharing_scope
-    if scope in (SharingScope.OWN_LOCATION, SharingScope.OWN_BOARD, SharingScope.NAMED):
-        if scope is SharingScope.NAMED:
-            targets = {o.id for o in signal.recipients} - own_orgs
-            channel = audience.named_channel
-        elif scope is SharingScope.OWN_BOARD and signal.school_location and signal.school_location.parent_id:
-            board_id = signal.school_location.parent_id
-            targets = set(db.session.scalars(select(Organisation.id).where(Organisation.parent_id == board_id)))
-            targets -= own_orgs
-            channel = audience.org_channel
-        else:
-            targets, channel = set(), audience.org_channel
-        for room_id, seq in room_seqs:
-            room_key = str(rooms[room_id].public_id)
-            for payload, kinds in own_variants.values():
-                yield kind, {"room": room_key, "seq": seq, "signal": payload}, audience.owner_channels(signal, kinds)
-            for viewer_kind, payload in variants.items():
-                channels = [channel(o, viewer_kind) for o in sorted(targets)]
-                if channels:
-                    yield kind, {"room": room_key, "seq": seq, "signal": payload}, channels
-        return
-
-    for room_id, seq in room_seqs:
-        room = rooms[room_id]
-        member_orgs = set(
-            db.session.scalars(
-                select(User.organisation_id)
-                .join(RoomMembership, RoomMembership.user_id == User.id)
-                .where(RoomMembership.room_id == room_id, *current_membership_clause())
-                .distinct()
-            )
-        )
-        room_key = str(room.public_id)
-        own_in_room = audience.owning_organisations_in_room(signal, room, member_orgs)
-        if own_in_room:
-            for payload, kinds in own_variants.values():
-                yield (
-                    kind,
-                    {"room": room_key, "seq": seq, "signal": payload},
-                    [audience.aud_channel(room_id, k, o) for o in sorted(own_in_room) for k in kinds],
-                )
-        others = sorted(member_orgs - own_in_room)
-        for viewer_kind, payload in variants.items():
-            channels = [audience.aud_channel(room_id, viewer_kind, o) for o in others]
-            if channels:
-                yield kind, {"room": room_key, "seq": seq, "signal": payload}, channels
-
-
 def notify_user(user_id: int, event: str, payload: dict) -> None:
     """After commit: a personal notification to every socket of one user (on every worker)."""
     on_commit(lambda: _send(lambda: socketio.emit(event, payload, to=user_room(user_id), namespace=NAMESPACE)))
-
-
-# --- meeting events ---------------------------------------------------------------------------------------------
-#
-#   meeting:<meeting id>  - sockets of people who have a meeting's page open. Joined only by the ``meeting.watch``
-#                           handler in realtime/namespaces.py, after it checked the user's current seat in the
-#                           meeting's room in the database; never a name a client chose.
-# The agenda, its status and who is editing the minutes are the same for every member of the room (linked
-# signals, which depend on the viewer, are left out), so one payload per event serves the whole channel.
-
-
-def meeting_channel(meeting_id: int) -> str:
-    return f"meeting:{meeting_id}"
-
-
-def meeting_event(kind: str, meeting_id: int) -> None:
-    """After commit: push ``kind`` (meeting.agenda, meeting.status, meeting.minutes, meeting.presence) to the
-    people watching the meeting."""
-    on_commit(lambda: _emit_meeting_event(kind, meeting_id))
-
-
-def _emit_meeting_event(kind: str, meeting_id: int) -> None:
-    if getattr(socketio, "server", None) is None:
-        return
-    payload = _plan_safely(lambda: plan_meeting_event(kind, meeting_id), f"{kind} {meeting_id}")
-    if payload is not None:
-        _send(lambda: socketio.emit(kind, payload, to=meeting_channel(meeting_id), namespace=NAMESPACE))
-
-
-def plan_meeting_event(kind: str, meeting_id: int) -> dict | None:
-    """The payload of a meeting event, read from the database after the commit (tested without sockets)."""
-    from portal.extensions import db
-    from portal.meetings.models import Meeting
-    from portal.meetings.presenter import live_payload
-
-    meeting = db.session.get(Meeting, meeting_id)
-    return None if meeting is None else live_payload(kind, meeting)

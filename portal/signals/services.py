@@ -22,9 +22,8 @@ from portal.core.text import clean_text
 from portal.extensions import db
 from portal.identity.models import User
 from portal.organisations.models import District, Organisation, OrganisationKind
-from portal.realtime import publish
 from portal.rooms.models import Room, RoomKind
-from portal.signals import queries
+from portal.signals import events, queries
 from portal.signals.models import (
     AGE_BANDS,
     INVOLVED_GROUPS,
@@ -150,7 +149,7 @@ def append_events(signal: Signal, kind: str) -> list[tuple[Room, RoomEvent]]:
         db.session.add(event)
         appended.append((locked, event))
     db.session.flush()
-    publish.signal_event(kind, signal.id, [(room.id, event.seq) for room, event in appended])
+    events.signal_event(kind, signal.id, [(room.id, event.seq) for room, event in appended])
     return appended
 
 

@@ -15,8 +15,8 @@ from tests.signal_world import SCOPES, expected_visible, post
 def test_every_viewer_sees_exactly_what_the_scope_allows(app, world):
     """All 6 scopes × 2 classifications × 11 viewers in one world (building it is the slow part)."""
     from portal.realtime.namespaces import channels_for
-    from portal.realtime.publish import plan_signal_event
     from portal.signals import queries
+    from portal.signals.events import plan_signal_event
     from portal.signals.models import RoomEvent
     from portal.signals.presenter import present
 

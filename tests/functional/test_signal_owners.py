@@ -75,9 +75,9 @@ def post_as(app, author, *, scope="stadsdeelnetwerk", classification="K3", schoo
 
 def channels_reached(app, signal, user) -> list[dict]:
     """The socket payloads of ``signal`` that would reach ``user``'s sockets (pure planning, no sockets)."""
-    from portal.realtime.publish import plan_signal_event
     from portal.signals import queries
     from portal.signals.audience import channels_for
+    from portal.signals.events import plan_signal_event
     from portal.signals.models import RoomEvent
 
     with app.app_context():
