@@ -3,17 +3,20 @@ and ``errors`` ({field: message}) for validation failures. Never a stack trace, 
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, jsonify
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from portal.core.errors import DomainError, NotFound, ValidationFailed
 from portal.extensions import db
 from portal.identity.web import api_auth_error
+from portal.main.errors import DATABASE_UNAVAILABLE
 from portal.main.errors import _audit_denial as audit_denial
 
+log = logging.getLogger(__name__)
 PROBLEM_TYPE = "urn:portal:problem:"
 NOT_FOUND_DETAIL = "No such object, or you may not see it."  # the same for unknown and forbidden (R-AZ-3)
 
@@ -85,13 +88,17 @@ def install(bp: Blueprint) -> None:
             audit_denial(error.code)
         return problem(error.status, error.code, error.message)
 
-    @bp.errorhandler(OperationalError)
-    def _database_down(error: OperationalError):
+    def _database_down(error: Exception):
         # The application's own 503 is a bare problem without ``detail``; the API answers its documented shape.
+        # Every way the database can fail (a PendingRollbackError, a dead pooled connection) is this 503.
         db.session.rollback()
+        log.error("database unavailable: %s", error.__class__.__name__)
         return problem(
             503, "database_unavailable", "The database is unavailable; try again later.", headers={"Retry-After": "30"}
         )
+
+    for database_error in DATABASE_UNAVAILABLE:
+        bp.register_error_handler(database_error, _database_down)
 
     @bp.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
