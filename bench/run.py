@@ -657,6 +657,7 @@ def http_targets(base: str, state: dict, cookie: str, max_id: int) -> dict[str, 
             break
         api_path = next_url
         list_paths.append(api_path)
+    reference = _reference_of(max_id // 2)
     search_paths = [
         "/api/v1/signals?q=fietsenstalling",
         f"/api/v1/signals?q=mes&room={room}",
@@ -664,6 +665,14 @@ def http_targets(base: str, state: dict, cookie: str, max_id: int) -> dict[str, 
         f"/api/v1/signals?q=vechtpartij&severity=hoog&room={room}",
         "/api/v1/signals?q=dreigende+berichten&from=" + quarter,
         "/api/v1/signals?q=ouders",
+        # By reference (exact, and lower case without leading zeros) and by category, subcategory and platform label.
+        f"/api/v1/signals?q={reference}",
+        f"/api/v1/signals?q={reference.lower().replace('-0', '-')}",
+        "/api/v1/signals?q=wapens",
+        f"/api/v1/signals?q=weapons&room={room}",
+        "/api/v1/signals?q=sextortion",
+        f"/api/v1/signals?q=snapchat&severity=hoog&from={quarter}",
+        f"/api/v1/signals?q=tiktok&room={room}&cursor={cursor_for(max_id // 2)}",
     ]
     search_path = "/api/v1/signals?q=schoolplein"
     for _ in range(2):
@@ -740,6 +749,18 @@ def _signal_id(which: str) -> int:
         value = conn.execute(sa.text(query)).scalar_one()
     engine.dispose()
     return int(value or 1)
+
+
+def _reference_of(signal_id: int) -> str:
+    """The reference of the signal with this id or the next older one (a search by reference)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(DATABASE_URL)
+    with engine.connect() as conn:
+        query = sa.text("SELECT reference FROM signals WHERE id <= :id ORDER BY id DESC LIMIT 1")
+        value = conn.execute(query, {"id": signal_id}).scalar()
+    engine.dispose()
+    return value or "SIG-2026-0001"
 
 
 def _rows_in(body: str) -> int:

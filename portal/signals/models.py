@@ -150,7 +150,7 @@ class Signal(PublicIdMixin, TimestampMixin, db.Model):
     daypart: Mapped[Daypart] = mapped_column(_enum(Daypart, "daypart"), default=Daypart.UNKNOWN)
     location_type_id: Mapped[int] = mapped_column(ForeignKey("taxonomy_terms.id"), index=True)
     category_id: Mapped[int] = mapped_column(ForeignKey("taxonomy_terms.id"), index=True)
-    subcategory_id: Mapped[int | None] = mapped_column(ForeignKey("taxonomy_terms.id"))
+    subcategory_id: Mapped[int | None] = mapped_column(ForeignKey("taxonomy_terms.id"), index=True)
     severity_id: Mapped[int] = mapped_column(ForeignKey("taxonomy_terms.id"), index=True)
     summary: Mapped[str] = mapped_column(String(280))
     details_html: Mapped[str] = mapped_column(Text, default="")  # sanitised by core.sanitize on every write
@@ -158,7 +158,7 @@ class Signal(PublicIdMixin, TimestampMixin, db.Model):
     involved_counts: Mapped[dict] = mapped_column(JSON, default=dict)
     age_bands: Mapped[list] = mapped_column(JSON, default=list)
     weapon_type_id: Mapped[int | None] = mapped_column(ForeignKey("taxonomy_terms.id"))
-    online_platform: Mapped[str | None] = mapped_column(String(32))
+    online_platform: Mapped[str | None] = mapped_column(String(32), index=True)
     school_measures: Mapped[list] = mapped_column(JSON, default=list)  # taxonomy codes (school_measure)
     police_involved: Mapped[bool] = mapped_column(Boolean, default=False)
     report_status: Mapped[ReportStatus] = mapped_column(_enum(ReportStatus, "report_status"), default=ReportStatus.NONE)

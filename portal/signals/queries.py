@@ -4,7 +4,9 @@ loaded, so it cannot leak through a page, the API, a search hit or a socket repl
 from __future__ import annotations
 
 import base64
+import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -44,6 +46,56 @@ def room_clause(room: Room):
 # --- search ---------------------------------------------------------------------------------------------------
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# A readable reference (services.next_reference: SIG-2026-0042), in any case, also without the leading zeros.
+_REFERENCE = re.compile(r"SIG[-\s]?([0-9]{4})[-\s]([0-9]{1,6})", re.IGNORECASE)
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+_PREFIX_MIN = 3  # shorter query words only match a whole word of a label
+
+
+def search_reference(q: str) -> str | None:
+    """The reference ``q`` names (``sig-2026-7`` → ``SIG-2026-0007``), or None when it is not a reference."""
+    match = _REFERENCE.fullmatch((q or "").strip())
+    return f"SIG-{match.group(1)}-{int(match.group(2)):04d}" if match else None
+
+
+def _tokens(value: str) -> list[str]:
+    """Lower-case words without diacritics (``Ouders geïnformeerd`` → ``ouders``, ``geinformeerd``)."""
+    folded = unicodedata.normalize("NFKD", value).casefold()
+    return _TOKEN.findall("".join(c for c in folded if not unicodedata.combining(c)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_tokens(*labels: str) -> frozenset[str]:
+    # Keyed by the label texts themselves, so an edited label is simply a new entry.
+    return frozenset(t for label in labels for t in _tokens(label))
+
+
+def _names(words: list[str], *labels: str) -> bool:
+    """Every query word is a word of one of the labels, or (from three letters) the start of one."""
+    tokens = _label_tokens(*labels)
+    return all(w in tokens or (len(w) >= _PREFIX_MIN and any(t.startswith(w) for t in tokens)) for w in words)
+
+
+def label_matches(q: str) -> tuple[list[int], list[int], list[str]]:
+    """The categories, subcategories and online platforms whose label (Dutch or English) or code the whole query
+    names: one small statement over the category vocabulary, the matching itself in Python (no LIKE, so nothing
+    of the query acts as a wildcard). Labels are resolved at every search, so an edited label is found at once."""
+    from portal.signals.models import ONLINE_PLATFORMS, TaxonomyTerm, Vocabulary
+
+    words = _tokens(q or "")[:12]
+    if not words:
+        return [], [], []
+    categories, subcategories = [], []
+    rows = db.session.execute(
+        select(TaxonomyTerm.id, TaxonomyTerm.parent_id, TaxonomyTerm.code, TaxonomyTerm.label_nl, TaxonomyTerm.label_en)
+        .where(TaxonomyTerm.vocabulary == Vocabulary.CATEGORY)
+        .order_by(TaxonomyTerm.id)
+    )
+    for term_id, parent_id, code, label_nl, label_en in rows:
+        if _names(words, label_nl, label_en, code.rpartition(".")[2]):  # a subcategory's own part of the code
+            (categories if parent_id is None else subcategories).append(term_id)
+    platforms = [p for p in ONLINE_PLATFORMS if _names(words, p)]
+    return categories, subcategories, platforms
 
 
 def search_clause(q: str, *, summary_only: bool = False):
@@ -69,6 +121,32 @@ def search_clause(q: str, *, summary_only: bool = False):
     else:
         matches = text("SELECT rowid FROM signals_fts WHERE signals_fts MATCH :fts_query").bindparams(fts_query=match)
     return Signal.id.in_(matches.columns(column("rowid", Integer)))
+
+
+def search_filter(viewer: Viewer, q: str):
+    """What a search ``q`` matches, for ANDing with the audience clause: the signal a reference names (exactly, on the
+    unique column); otherwise the free text, or a category, subcategory or online platform whose label the query
+    names. Words in the details count only where the viewer sees the details; elsewhere only the summary is
+    searched, so a search cannot reveal what the visibility matrix hides. Labels and the reference are shown to
+    everyone who sees the signal. A query without a word matches nothing (``%`` is not "everything")."""
+    reference = search_reference(q)
+    if reference is not None:
+        return Signal.reference == reference
+    fts = search_clause(q)
+    if fts is None:
+        return false()
+    details_shown = or_(viewer.own_clause(), Signal.classification.in_(viewer.classes_showing("details")))
+    alternatives = [and_(fts, or_(details_shown, search_clause(q, summary_only=True)))]
+    categories, subcategories, platforms = label_matches(q)
+    # Each alternative has an index (signals.category_id, subcategory_id, online_platform), so PostgreSQL can OR
+    # their bitmaps with the full-text index instead of scanning the table.
+    if categories:
+        alternatives.append(Signal.category_id.in_(categories))
+    if subcategories:
+        alternatives.append(Signal.subcategory_id.in_(subcategories))
+    if platforms:
+        alternatives.append(Signal.online_platform.in_(platforms))
+    return or_(*alternatives)
 
 
 # --- listing --------------------------------------------------------------------------------------------------
@@ -223,12 +301,8 @@ def list_signals(viewer: Viewer, criteria: SignalFilter, limit: int = PAGE_SIZE)
         stmt = stmt.where(Signal.police_picked_up_at.is_(None))
     elif criteria.police_follow_up == "picked_up":
         stmt = stmt.where(Signal.police_picked_up_at.is_not(None))
-    fts = search_clause(criteria.q)
-    if fts is not None:
-        # Words in the details count only where the viewer sees the details; elsewhere only the summary is
-        # searched, so a search cannot reveal what the visibility matrix hides.
-        details_shown = or_(viewer.own_clause(), Signal.classification.in_(viewer.classes_showing("details")))
-        stmt = stmt.where(fts, or_(details_shown, search_clause(criteria.q, summary_only=True)))
+    if criteria.q:
+        stmt = stmt.where(search_filter(viewer, criteria.q))
     if criteria.after_id:
         stmt = stmt.where(Signal.id < criteria.after_id)
     stmt = stmt.order_by(Signal.id.desc()).limit(limit + 1).options(*_eager())
