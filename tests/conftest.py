@@ -128,7 +128,10 @@ def app(database_url):
 
         load_reference_data()
         db.session.commit()
-    return application
+    yield application
+    with application.app_context():  # close the pool's connections before the interpreter collects them
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture(autouse=True)

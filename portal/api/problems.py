@@ -10,8 +10,8 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from portal.core.db import safe_rollback
 from portal.core.errors import DomainError, NotFound, ValidationFailed
-from portal.extensions import db
 from portal.identity.web import api_auth_error
 from portal.main.errors import DATABASE_UNAVAILABLE
 from portal.main.errors import _audit_denial as audit_denial
@@ -72,12 +72,12 @@ def install(bp: Blueprint) -> None:
 
     @bp.errorhandler(ApiProblem)
     def _api_problem(error: ApiProblem):
-        db.session.rollback()
+        safe_rollback()
         return problem(error.status, error.code, error.detail, error.errors)
 
     @bp.errorhandler(DomainError)
     def _domain(error: DomainError):
-        db.session.rollback()
+        safe_rollback()
         if isinstance(error, NotFound):
             return problem(404, "not_found", NOT_FOUND_DETAIL)
         if isinstance(error, ValidationFailed):
@@ -91,7 +91,7 @@ def install(bp: Blueprint) -> None:
     def _database_down(error: Exception):
         # The application's own 503 is a bare problem without ``detail``; the API answers its documented shape.
         # Every way the database can fail (a PendingRollbackError, a dead pooled connection) is this 503.
-        db.session.rollback()
+        safe_rollback()
         log.error("database unavailable: %s", error.__class__.__name__)
         return problem(
             503, "database_unavailable", "The database is unavailable; try again later.", headers={"Retry-After": "30"}

@@ -7,6 +7,8 @@ after the commit succeeded; a rollback discards them.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,6 +19,7 @@ from sqlalchemy.types import TypeDecorator
 
 from portal.extensions import db
 
+log = logging.getLogger(__name__)
 _QUEUE_KEY = "portal_after_commit"
 _READY_KEY = "portal_committed"
 
@@ -78,6 +81,18 @@ def _mark_committed(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_after_commit(session: Session) -> None:
     session.info.pop(_QUEUE_KEY, None)
+
+
+def safe_rollback() -> None:
+    """Roll back for an error handler: when the database itself is gone, rolling back can fail too (the connection
+    died mid-transaction), and a handler that raised turned a clean 503 into the server's bare 500. Then the session
+    is discarded instead; its connection is invalidated by the pool."""
+    try:
+        db.session.rollback()
+    except Exception:
+        log.warning("rollback failed; the session is discarded", exc_info=True)
+        with contextlib.suppress(Exception):  # the next request gets a fresh session and connection
+            db.session.close()
 
 
 def parse_public_id(value: str) -> uuid.UUID | None:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from portal.audit import services as audit
+from portal.core.db import safe_rollback
 from portal.core.errors import DomainError
 from portal.core.security import client_ip, wants_json
 from portal.extensions import db, limiter, login_manager
@@ -51,7 +52,7 @@ def _page(status: int, code: str):
     try:
         return make_response(render_template(template, status=status, code=code), status)
     except Exception as error:
-        db.session.rollback()
+        safe_rollback()
         log.error("could not render the error page %s: %s", status, error.__class__.__name__)
         title = _BARE_TITLES.get(status, "Er ging iets mis / Something went wrong")
         response = make_response(_BARE_PAGE.format(status=status, title=escape(title)), status)
@@ -82,7 +83,7 @@ def _retry_after(error: HTTPException) -> str:
 
 def _audit_denial(code: str) -> None:
     try:
-        db.session.rollback()
+        safe_rollback()
         user = current_user._get_current_object() if current_user and current_user.is_authenticated else None
         audit.record(
             "access.denied",
@@ -95,7 +96,7 @@ def _audit_denial(code: str) -> None:
         )
         db.session.commit()
     except Exception:  # never let auditing turn a 403 into a 500; the failure itself is logged
-        db.session.rollback()
+        safe_rollback()
         log.exception("could not audit an access denial")
 
 
@@ -107,13 +108,13 @@ def install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(error: DomainError):
-        db.session.rollback()
+        safe_rollback()
         if error.status == 403:
             _audit_denial(error.code)
         return _respond(error.status, error.code)
 
     def _database_down(error: Exception):
-        db.session.rollback()
+        safe_rollback()
         log.error("database unavailable: %s", error.__class__.__name__)
         # The page is shown as to a signed-out visitor: loading the signed-in user (flask-login's template context,
         # the layout's name and organisation) needs the database that just failed.
@@ -137,7 +138,7 @@ def install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
-        db.session.rollback()
+        safe_rollback()
         log.exception("unhandled error")
         # ``name`` is a property of werkzeug's exceptions: read it from an instance (on the class it is the property
         # object itself, and the 500 handler would raise instead of answering).

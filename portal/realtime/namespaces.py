@@ -14,7 +14,7 @@ from flask_login import current_user
 from flask_socketio import Namespace, SocketIO, disconnect, join_room
 from socketio.exceptions import ConnectionRefusedError as Refused
 
-from portal.core.db import commit, parse_public_id
+from portal.core.db import commit, parse_public_id, safe_rollback
 from portal.core.errors import DomainError
 from portal.core.limits import MAX_INT
 from portal.identity import tokens
@@ -190,9 +190,8 @@ def register(socketio: SocketIO) -> None:
 def _unexpected(error: Exception):
     """Any other failure in a handler (the database down, a bug): roll back, log, and answer -- a connect is
     refused (fail closed, R-AZ-1), an event gets an error ack instead of silence."""
-    from portal.extensions import db
 
-    db.session.rollback()
+    safe_rollback()
     log.error("live event failed: %s", error.__class__.__name__, exc_info=error)
     if (getattr(request, "event", None) or {}).get("message") == "connect":
         return False

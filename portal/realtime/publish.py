@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable
 
 import socketio as socketio_lib
 
-from portal.core.db import on_commit
-from portal.extensions import db, socketio
+from portal.core.db import on_commit, safe_rollback
+from portal.extensions import socketio
 from portal.realtime.manager import KICK_PREFIX
 
 NAMESPACE = "/live"
@@ -181,7 +181,7 @@ def _plan_safely(plan: Callable[[], object], what: str):
     try:
         return plan()
     except Exception:
-        db.session.rollback()
+        safe_rollback()
         log.exception("could not plan the live update %s", what)
         return None
 

@@ -234,6 +234,8 @@ def test_degraded_mode_without_redis(database_url, app, world, dbs, login_as):
         assert response.status_code == 302
         assert signal_count(degraded) == 1
     finally:
+        with degraded.app_context():  # its own engine: close its connections, not leave them to the collector
+            db.engine.dispose()
         socketio.server = app.extensions["portal_socketio_server"]
         limiter._storage, limiter._limiter = app.extensions["portal_limiter_state"]
 

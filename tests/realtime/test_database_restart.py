@@ -266,14 +266,16 @@ def test_restart_between_a_posts_commit_and_its_push(postgres, restart_world, po
     if first.status_code == 201:
         assert first.json()["id"] == posted["id"]
 
-    # The push is lost, the signal is not: resume returns it, once; the next post is pushed live as before.
+    # The push may be lost (or, if the plan's connection survived the restart, arrive late); the signal is not:
+    # resume returns it, once; the next post is pushed live as before.
     answer = police.resume(room, before)
     assert answer["ok"] is True, answer
     assert [e["signal"]["id"] for e in answer["events"]] == [posted["id"]]
     later = post_signal(portal, author, _summary("after the cut push"))
     event = police.next_event(summary=later["summary"])
     assert event["seq"] == answer["next_after"] + 1
-    assert [payload for _name, payload in police.received() if payload["signal"]["id"] == posted["id"]] == []
+    late = [payload for _name, payload in police.received() if payload["signal"]["id"] == posted["id"]]
+    assert len(late) <= 1, late  # never twice
     log = portal.log_tail(400)
     assert "PendingRollbackError" not in log, log
     assert " 500 " not in log, log
