@@ -9,7 +9,6 @@ request in another thread, waits on the first one's locks; then the first commit
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import uuid
@@ -24,6 +23,7 @@ from sqlalchemy.engine import make_url
 from portal.core.db import utcnow
 from portal.extensions import db
 from tests.conftest import _extension_state, _postgres_database, make_app
+from tests.functional.test_signal_pages import form_data
 
 WAIT_FOR_THE_LOCK = 0.6  # seconds the second request gets to reach the first one's lock before that commits
 
@@ -181,26 +181,12 @@ def test_a_second_form_post_with_the_same_key_shows_the_first_signal(racing_app)
         session[SESSION_TOKEN_KEY] = token
         session["_user_id"] = public_id
         session["_fresh"] = True
-    page = client.get("/signals/new").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+    form = form_data(client)  # the page's own fields and CSRF token, read before the race
 
     def submit_again(key=None):
         key = key or submit_again.key
         submit_again.key = key
-        data = {
-            "csrf_token": csrf,
-            "client_key": key,
-            "occurred_on": (utcnow().date() - timedelta(days=1)).isoformat(),
-            "daypart": "middag",
-            "location_type": "schoolterrein",
-            "category": "bedreiging",
-            "severity": "midden",
-            "summary": "Dreigende groep bij de ingang na schooltijd",
-            "classification": "K2",
-            "sharing_scope": "stadsdeelnetwerk",
-            "report_status": "geen",
-            "action": "share",
-        }
+        data = form | {"client_key": key}
         response = client.post("/signals/new", data=data)
         return response.status_code, response.headers.get("Location", "")
 
